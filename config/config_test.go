@@ -1,0 +1,171 @@
+package config
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func TestMatchPath(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"/", "/", true},
+		{"/", "/a", false},
+		{"/about", "/about", true},
+		{"/about", "/about/", false},
+		{"/blog/*", "/blog/a", true},
+		{"/blog/*", "/blog/a/b", false},
+		{"/blog/*", "/blog", false},
+		{"/*.html", "/index.html", true},
+		{"/*.html", "/a/index.html", false},
+		{"/account/**", "/account", true},
+		{"/account/**", "/account/", true},
+		{"/account/**", "/account/orders/7", true},
+		{"/account/**", "/accounts", false},
+		{"/account/**", "/accounts/x", false},
+		{"/account/**", "/", false},
+		{"/shop/*/cart/**", "/shop/de/cart", true},
+		{"/shop/*/cart/**", "/shop/de/cart/items/1", true},
+		{"/shop/*/cart/**", "/shop/de/en/cart", false},
+		{"/**", "/", true},
+		{"/**", "/anything/at/all", true},
+		{"/**", "", false},
+		{"/p?ge", "/page", true},
+		{"/[a-c]x", "/bx", true},
+		{"/[a-c]x", "/dx", false},
+		{"/[", "/[", false}, // malformed: matches nothing
+	}
+	for _, tt := range tests {
+		if got := MatchPath(tt.pattern, tt.path); got != tt.want {
+			t.Errorf("MatchPath(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestInitSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Settings
+		want string
+	}{
+		{"empty", Settings{}, `{}`},
+		{"typed only set keys", Settings{AllowAgentAnnotation: ptr(false)}, `{"allowAgentAnnotation":false}`},
+		{"nested and passthrough", Settings{
+			AllowCustomerAnnotation: ptr(true),
+			RemoteAssist: &RemoteAssist{
+				Enable:            ptr(true),
+				RemoteAssistTypes: []string{"scroll_page"},
+				Extra:             map[string]any{"formEdit": true},
+			},
+			MultiTabSessionPersistence: &MultiTab{Enable: ptr(true), StateCookieKey: "$$ZCB_SESSION$$"},
+			Extra:                      map[string]any{"annotation": map[string]any{"enableAnnotationFollowScroll": true}, "x": 1},
+		}, `{"allowCustomerAnnotation":true,"annotation":{"enableAnnotationFollowScroll":true},` +
+			`"multiTabSessionPersistence":{"enable":true,"stateCookieKey":"$$ZCB_SESSION$$"},` +
+			`"remoteAssist":{"enable":true,"formEdit":true,"remoteAssistTypes":["scroll_page"]},"x":1}`},
+		{"typed key wins over extra", Settings{AllowAgentAnnotation: ptr(true), Extra: map[string]any{"allowAgentAnnotation": "no"}},
+			`{"allowAgentAnnotation":true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(tt.s.InitSettings())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.want {
+				t.Errorf("InitSettings() = %s\nwant %s", b, tt.want)
+			}
+		})
+	}
+}
+
+func TestInitSettingsFromYAML(t *testing.T) {
+	c, err := Parse([]byte(`
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    settings:
+      allowAgentAnnotation: true
+      remoteAssist: {enable: false, requireStopConfirmation: true}
+      newFeature: {level: 2, modes: [a, b]}
+`), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(c.Sites[0].Settings.InitSettings())
+	want := `{"allowAgentAnnotation":true,"newFeature":{"level":2,"modes":["a","b"]},"remoteAssist":{"enable":false,"requireStopConfirmation":true}}`
+	if string(b) != want {
+		t.Errorf("InitSettings() = %s\nwant %s", b, want)
+	}
+}
+
+func TestSiteMask(t *testing.T) {
+	c := &Config{
+		Masking: Masking{Selectors: []string{".pii", "#ssn"}, Attributes: []string{"data-sensitive"}},
+		Sites: []Site{
+			{Masking: SiteMasking{Selectors: []string{".address", ".pii", ".address"}, Attributes: []string{"data-x=1"}}},
+			{},
+		},
+	}
+	sel, attr := c.SiteMask(0)
+	if want := []string{".pii", "#ssn", ".address"}; !reflect.DeepEqual(sel, want) {
+		t.Errorf("selectors = %q, want %q", sel, want)
+	}
+	if want := []string{"data-sensitive", "data-x=1"}; !reflect.DeepEqual(attr, want) {
+		t.Errorf("attributes = %q, want %q", attr, want)
+	}
+	sel, attr = c.SiteMask(1)
+	if !reflect.DeepEqual(sel, c.Masking.Selectors) || !reflect.DeepEqual(attr, c.Masking.Attributes) {
+		t.Errorf("site without masking = %q %q, want the central policy", sel, attr)
+	}
+	sel[0] = "changed"
+	if c.Masking.Selectors[0] != ".pii" {
+		t.Error("SiteMask result aliases the central policy")
+	}
+}
+
+func TestTrustedPrefixes(t *testing.T) {
+	p := Proxy{TrustedProxies: []string{"10.1.2.3/8", "192.0.2.7", "2001:db8::/32", "::1", "::ffff:10.0.0.1", "bogus"}}
+	var got []string
+	for _, pf := range p.TrustedPrefixes() {
+		got = append(got, pf.String())
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "::1/128", "10.0.0.1/32"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("TrustedPrefixes() = %q, want %q", got, want)
+	}
+	if !p.TrustedPrefixes()[0].Contains(netip.MustParseAddr("10.200.0.1")) {
+		t.Error("10.0.0.0/8 should contain 10.200.0.1")
+	}
+}
+
+func TestSlogLevel(t *testing.T) {
+	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError, "": slog.LevelInfo} {
+		if got := (Log{Level: in}).SlogLevel(); got != want {
+			t.Errorf("SlogLevel(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestSDKURL(t *testing.T) {
+	tests := []struct {
+		z    Zoom
+		want string
+	}{
+		{Zoom{SDKKey: "abc", CDN: DefaultCDN}, "https://us01-zcb.zoom.us/static/resource/sdk/abc/js"},
+		{Zoom{SDKKey: "abc", CDN: DefaultCDN, SDKVersion: "3.6.0"}, "https://us01-zcb.zoom.us/static/resource/sdk/abc/js/3.6.0"},
+		{Zoom{SDKKey: "a/b c", CDN: "http://localhost:9000"}, "http://localhost:9000/a%2Fb%20c/js"},
+	}
+	for _, tt := range tests {
+		if got := tt.z.SDKURL(); got != tt.want {
+			t.Errorf("SDKURL() = %q, want %q", got, tt.want)
+		}
+	}
+}

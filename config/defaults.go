@@ -1,0 +1,111 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// Defaults for keys left unset (or zero). They are exported so that
+// documentation and the demo can refer to them instead of repeating values.
+const (
+	DefaultHTTPAddr  = ":8080"
+	DefaultHTTPSAddr = ":8443"
+	DefaultAdminAddr = "127.0.0.1:9090"
+
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownGrace     = 30 * time.Second
+	DefaultMaxHeaderBytes    = 1 << 20
+
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultMaxIdleConnsPerHost   = 64
+	DefaultUnknownHostStatus     = 421
+	DefaultMaxScanBytes          = 64 << 10
+
+	DefaultCDN         = "https://us01-zcb.zoom.us/static/resource/sdk"
+	DefaultTokenPrefix = "/__cobrowse"
+	DefaultTokenTTL    = 2 * time.Hour
+
+	DefaultWidgetPosition = "bottom-right"
+	DefaultWidgetLabel    = "Get help"
+)
+
+// ApplyDefaults fills every unset key with its default and normalises hosts
+// (lower case, trailing dots removed) and the CDN URL (no trailing slash).
+// It is idempotent: applying it twice gives the same Config as once.
+func (c *Config) ApplyDefaults() { applyDefaults(c) }
+
+// applyDefaults is the one place defaults live. A zero value means "unset":
+// for durations and counts where zero would be meaningless that is the only
+// way to ask for the default; readTimeout and writeTimeout default to zero.
+func applyDefaults(c *Config) {
+	setStr(&c.Listen.HTTP, DefaultHTTPAddr)
+	setStr(&c.Listen.HTTPS, DefaultHTTPSAddr)
+	setStr(&c.Listen.Admin, DefaultAdminAddr)
+
+	setStr(&c.TLS.Mode, TLSModeOff)
+
+	setDur(&c.Server.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDur(&c.Server.IdleTimeout, DefaultIdleTimeout)
+	setDur(&c.Server.ShutdownGrace, DefaultShutdownGrace)
+	setInt(&c.Server.MaxHeaderBytes, DefaultMaxHeaderBytes)
+
+	setDur(&c.Proxy.DialTimeout, DefaultDialTimeout)
+	setDur(&c.Proxy.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	setDur(&c.Proxy.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	setDur(&c.Proxy.IdleConnTimeout, DefaultIdleConnTimeout)
+	setInt(&c.Proxy.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
+	setInt(&c.Proxy.UnknownHostStatus, DefaultUnknownHostStatus)
+	setInt(&c.Proxy.MaxScanBytes, DefaultMaxScanBytes)
+
+	setStr(&c.Log.Level, "info")
+	setStr(&c.Log.Format, "text")
+
+	setStr(&c.Zoom.CDN, DefaultCDN)
+	c.Zoom.CDN = strings.TrimRight(c.Zoom.CDN, "/")
+
+	setStr(&c.Token.Prefix, DefaultTokenPrefix)
+	setDur(&c.Token.TTL, DefaultTokenTTL)
+
+	setBool(&c.Masking.AutoMaskSensitiveInputs, true)
+
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		for j, h := range s.Hosts {
+			s.Hosts[j] = strings.TrimRight(strings.ToLower(h), ".")
+		}
+		setBool(&s.PreserveHost, true)
+		setBool(&s.Inject.Enabled, true)
+		setBool(&s.Inject.Iframes, true)
+		setBool(&s.Widget.Enabled, true)
+		setStr(&s.Widget.Position, DefaultWidgetPosition)
+		setStr(&s.Widget.Label, DefaultWidgetLabel)
+	}
+}
+
+func setStr(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setDur(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setBool(p **bool, v bool) {
+	if *p == nil {
+		*p = &v
+	}
+}

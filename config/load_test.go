@@ -1,0 +1,395 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// envMap returns a lookupEnv backed by m.
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+const minimalSite = `
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+`
+
+func TestLoadGoodGolden(t *testing.T) {
+	c, err := Load("testdata/good.yaml", envMap(map[string]string{"ZOOM_SDK_KEY": "ab/KEY?1"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	// The golden file is the effective config: defaults filled, hosts
+	// normalised, the secret redacted by Zoom.MarshalYAML.
+	got, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := "testdata/good.golden.yaml"
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("effective config differs from %s (go test -update rewrites it):\n%s", golden, got)
+	}
+	if want := "https://us01-zcb.zoom.us/static/resource/sdk/ab%2FKEY%3F1/js/3.6.x"; c.Zoom.SDKURL() != want {
+		t.Errorf("SDKURL() = %q, want %q", c.Zoom.SDKURL(), want)
+	}
+	if c.Zoom.SDKSecret != "file-secret-value" {
+		t.Errorf("secret from file not read (or not trimmed)")
+	}
+}
+
+func TestParseOffIsString(t *testing.T) {
+	for _, yml := range []string{"tls: {mode: off}\n", "tls:\n  mode: off\n", "tls: {mode: 'off'}\n", ""} {
+		c, err := Parse([]byte(yml+"zoom: {sdkKey: K}\n"+minimalSite), "", nil)
+		if err != nil {
+			t.Fatalf("%q: %v", yml, err)
+		}
+		if c.TLS.Mode != "off" {
+			t.Errorf("%q: tls.mode = %q, want \"off\"", yml, c.TLS.Mode)
+		}
+	}
+}
+
+func TestParseEnv(t *testing.T) {
+	env := envMap(map[string]string{
+		"KEY":    "k1",
+		"HOST":   "Shop.Example.COM.",
+		"EMPTY":  "",
+		"GRACE":  "45s",
+		"BYTES":  "2048",
+		"ANNOT":  "false",
+		"CUSTOM": "true",
+	})
+	tests := []struct {
+		name  string
+		yml   string
+		check func(c *Config) string
+		want  string // error text, "" for success
+	}{
+		{"plain and default", `
+zoom: {sdkKey: "${KEY}", sdkVersion: "${VER:-3.6.x}"}
+sites:
+  - name: shop
+    hosts: ["${HOST}"]
+    upstream: http://${UP:-127.0.0.1:3000}/app
+`, func(c *Config) string {
+			return fmt.Sprint(c.Zoom.SDKKey, c.Zoom.SDKVersion, c.Sites[0].Hosts, c.Sites[0].Upstream)
+		}, ""},
+		{"empty uses default", `
+zoom: {sdkKey: "${EMPTY:-fallback}"}` + minimalSite, func(c *Config) string { return c.Zoom.SDKKey }, ""},
+		{"dollar escape", `
+zoom: {sdkKey: K}
+masking: {attributes: ["data-a=$${KEY}$$-$x"]}` + minimalSite, func(c *Config) string { return c.Masking.Attributes[0] }, ""},
+		{"typed values from env", `
+zoom: {sdkKey: K}
+server:
+  shutdownGrace: ${GRACE}
+  maxHeaderBytes: ${BYTES}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    settings:
+      allowAgentAnnotation: ${ANNOT}
+      custom: ${CUSTOM}
+      n: ${BYTES}
+      s: "${BYTES}"
+`, func(c *Config) string {
+			x := c.Sites[0].Settings.Extra
+			return fmt.Sprintf("%v %v %v %T %T %T", c.Server.ShutdownGrace, c.Server.MaxHeaderBytes, *c.Sites[0].Settings.AllowAgentAnnotation, x["custom"], x["n"], x["s"])
+		}, ""},
+		{"keys are not expanded", `
+zoom: {sdkKey: K}
+${KEY}: 1` + minimalSite, nil, `${KEY}: unknown key at line 3; valid keys here: listen, tls, server, proxy, log, zoom, token, masking, sites`},
+		{"missing variable", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: ${UPSTREAM_URL}
+`, nil, `sites[0].upstream: environment variable UPSTREAM_URL is not set; export it or write ${UPSTREAM_URL:-default}`},
+		{"missing variables reported together", `
+zoom: {sdkKey: "${ZOOM_SDK_KEY}"}
+sites:
+  - name: ${A}-${B}
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+`, nil, "zoom.sdkKey: environment variable ZOOM_SDK_KEY is not set; export it or write ${ZOOM_SDK_KEY:-default}\n" +
+			"sites[0].name: environment variable A is not set; export it or write ${A:-default}\n" +
+			"sites[0].name: environment variable B is not set; export it or write ${B:-default}"},
+		{"bad reference", `
+zoom: {sdkKey: "${KEY-x}", sdkSecret: "abc${def"}` + minimalSite, nil,
+			"zoom.sdkKey: has an invalid ${...} reference: write ${NAME} or ${NAME:-default}, where NAME is letters, digits and _ (and $$ for a literal $)\n" +
+				"zoom.sdkSecret: has an unterminated ${; write $$ for a literal $"},
+	}
+	wantValues := map[string]string{
+		"plain and default":     "k13.6.x[shop.example.com]http://127.0.0.1:3000/app",
+		"empty uses default":    "fallback",
+		"dollar escape":         "data-a=${KEY}$-$x",
+		"typed values from env": "45s 2048 false bool int string",
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yml), "", env)
+			if tt.want != "" {
+				if err == nil || err.Error() != tt.want {
+					t.Fatalf("Parse() error =\n%v\nwant\n%s", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := tt.check(c); got != wantValues[tt.name] {
+				t.Errorf("got %q, want %q", got, wantValues[tt.name])
+			}
+		})
+	}
+}
+
+func TestParseFileKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("secrets/key", "file-key\n")
+	write("secrets/secret", "TOP-SECRET-VALUE \r\n")
+	write("secrets/empty", "\n")
+	write("secrets/big", strings.Repeat("x", maxSecretFileBytes+1))
+
+	t.Run("relative paths resolve against the config dir", func(t *testing.T) {
+		write("config.yaml", "zoom: {sdkKeyFile: secrets/key, sdkSecretFile: secrets/secret}\n"+minimalSite)
+		c, err := Load(filepath.Join(dir, "config.yaml"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Zoom.SDKKey != "file-key" || c.Zoom.SDKSecret != "TOP-SECRET-VALUE" {
+			t.Errorf("key %q / secret read wrongly (trailing space not trimmed?)", c.Zoom.SDKKey)
+		}
+		if want := filepath.Join(dir, "secrets/key"); c.Zoom.SDKKeyFile != want {
+			t.Errorf("SDKKeyFile = %q, want %q", c.Zoom.SDKKeyFile, want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("Validate after Load = %v, want nil", err)
+		}
+	})
+
+	tests := []struct {
+		name, zoom, want string
+	}{
+		{"both set", `{sdkKey: K, sdkKeyFile: secrets/key}`,
+			`zoom.sdkKeyFile: set only one of zoom.sdkKey and zoom.sdkKeyFile`},
+		{"secret both set", `{sdkKey: K, sdkSecret: TOP-SECRET-VALUE, sdkSecretFile: secrets/secret}`,
+			`zoom.sdkSecretFile: set only one of zoom.sdkSecret and zoom.sdkSecretFile`},
+		{"missing file", `{sdkKeyFile: secrets/nope}`,
+			`zoom.sdkKeyFile: "DIR/secrets/nope" cannot be read: no such file or directory`},
+		{"empty file", `{sdkKeyFile: secrets/empty}`,
+			`zoom.sdkKeyFile: "DIR/secrets/empty" is empty`},
+		{"directory", `{sdkKey: K, sdkSecretFile: secrets}`,
+			`zoom.sdkSecretFile: "DIR/secrets" is not a regular file`},
+		{"too big", `{sdkKey: K, sdkSecretFile: secrets/big}`,
+			`zoom.sdkSecretFile: "DIR/secrets/big" is larger than 65536 bytes; it should hold just the key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte("zoom: "+tt.zoom+"\n"+minimalSite), dir, nil)
+			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || err.Error() != want {
+				t.Errorf("Parse() error =\n%v\nwant\n%s", err, want)
+			}
+		})
+	}
+}
+
+func TestParseStructureErrors(t *testing.T) {
+	tests := []struct {
+		name, yml, want string
+	}{
+		{"unknown key with line", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstrem: http://127.0.0.1:3000
+`, "sites[0].upstrem: unknown key at line 6; valid keys here: name, hosts, upstream, preserveHost, inject, settings, widget, masking\n" +
+			"sites[0].upstream: is required: the URL of the site behind the proxy, e.g. http://127.0.0.1:3000"},
+		{"unknown keys inside typed settings pass through", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    settings: {remoteAssist: {newMode: 1}, annotation: {enableAnnotationFollowScroll: true}}
+`, ""},
+		{"wrong types", `
+zoom: {sdkKey: K}
+server: {idleTimeout: 5, maxHeaderBytes: lots}
+masking: {autoMaskSensitiveInputs: maybe, selectors: .a}
+sites:
+  - name: [shop]
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    widget: big
+`, "server.idleTimeout: \"5\" must be a duration with a unit, such as 30s, 5m or 2h (0s for none) (line 3)\n" +
+			"server.maxHeaderBytes: \"lots\" must be a whole number (line 3)\n" +
+			"masking.autoMaskSensitiveInputs: \"maybe\" must be true or false (line 4)\n" +
+			"masking.selectors: must be a list (line 4), not a single value; write [a, b] or one \"- item\" per line\n" +
+			"sites[0].name: must be a string (line 6), not a list\n" +
+			"sites[0].widget: must be a mapping of keys (line 9), not a single value"},
+		{"duplicate key", `
+zoom: {sdkKey: K}
+log:
+  level: info
+  level: debug
+` + minimalSite, `log.level: is set twice (lines 4 and 5); keep one`},
+		{"empty file", ``, "zoom.sdkKey: is required: set zoom.sdkKey, e.g. sdkKey: ${ZOOM_SDK_KEY}, or zoom.sdkKeyFile\n" +
+			"sites: no sites configured; add at least one site with name, hosts and upstream"},
+		{"only comments", "# nothing here\n# yet\n", "zoom.sdkKey: is required: set zoom.sdkKey, e.g. sdkKey: ${ZOOM_SDK_KEY}, or zoom.sdkKeyFile\n" +
+			"sites: no sites configured; add at least one site with name, hosts and upstream"},
+		{"syntax error names the line", "zoom: {sdkKey: K}\nlog:\n  level: info: debug\n", `yaml: line 3: mapping values are not allowed in this context`},
+		{"two documents", "zoom: {sdkKey: K}\n---\nsites: []\n", `line 2: a second YAML document (---) starts here; the config must be one document`},
+		{"top level list", "- a\n- b\n", `line 1: the top level must be a mapping of keys such as zoom: and sites:`},
+		{"anchors and merge keys", `
+zoom: {sdkKey: K}
+sites:
+  - &base
+    name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+  - <<: *base
+    name: blog
+    hosts: [blog.example.com]
+`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yml), "", nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Parse() error =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadWrapsPath(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml", nil)
+	if err == nil || !strings.Contains(err.Error(), "testdata/does-not-exist.yaml") {
+		t.Errorf("Load() error = %v, want it to name the file", err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte("zoom: {sdkKey: K}\nsites: []\n"), 0o600)
+	_, err = Load(p, nil)
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 || es[0].Path != "sites" {
+		t.Errorf("Load() error = %#v, want Errors for sites", err)
+	}
+}
+
+// TestSecretNeverShown puts a secret where it can go wrong and checks that
+// no error message, String, %#v, slog or JSON output contains it.
+func TestSecretNeverShown(t *testing.T) {
+	const secret = "TOP-SECRET-VALUE"
+	env := envMap(map[string]string{"ZOOM_SDK_SECRET": secret + "\x01"})
+	yml := `
+zoom: {sdkKey: "K", sdkSecret: "${ZOOM_SDK_SECRET}", cdn: "ftp://x"}
+sites: []
+`
+	_, err := Parse([]byte(yml), "", env)
+	if err == nil {
+		t.Fatal("Parse() succeeded, want errors")
+	}
+	if !strings.Contains(err.Error(), "zoom.sdkSecret: must not contain control characters") {
+		t.Errorf("missing secret error in:\n%v", err)
+	}
+
+	c := validConfig()
+	c.Zoom.SDKSecret = secret
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Zoom.SDKSecretFile = "s.txt" // both set: an error about the secret
+	verr := c.Validate()
+	if verr == nil {
+		t.Fatal("want both-set error")
+	}
+	var logBuf strings.Builder
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "zoom", c.Zoom)
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("cfg", "config", c)
+	js, _ := json.Marshal(c)
+	outputs := map[string]string{
+		"error":      err.Error(),
+		"validate":   verr.Error(),
+		"String":     c.Zoom.String(),
+		"%v config":  fmt.Sprintf("%v", c),
+		"%+v config": fmt.Sprintf("%+v", *c),
+		"%#v zoom":   fmt.Sprintf("%#v", c.Zoom),
+		"slog":       logBuf.String(),
+		"json":       string(js),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s output contains the secret: %s", name, out)
+		}
+	}
+	if !strings.Contains(c.Zoom.String(), redacted) {
+		t.Errorf("String() = %s, want the secret shown as %s", c.Zoom.String(), redacted)
+	}
+}
+
+func TestDefaultsIdempotent(t *testing.T) {
+	c := validConfig()
+	c.Sites[0].Hosts = []string{"Shop.Example.COM..", "*.Example.org"}
+	c.Zoom.CDN = "https://cdn.example.com/sdk//"
+	c.ApplyDefaults()
+	once := fmt.Sprintf("%+v", *c)
+	c.ApplyDefaults()
+	if twice := fmt.Sprintf("%+v", *c); once != twice {
+		t.Errorf("ApplyDefaults is not idempotent:\n%s\n%s", once, twice)
+	}
+	if got := c.Sites[0].Hosts; got[0] != "shop.example.com" || got[1] != "*.example.org" {
+		t.Errorf("hosts = %q", got)
+	}
+	if c.Zoom.CDN != "https://cdn.example.com/sdk" {
+		t.Errorf("cdn = %q", c.Zoom.CDN)
+	}
+	if c.Server.ReadHeaderTimeout != 10*time.Second || *c.Sites[0].PreserveHost != true || c.Sites[0].Widget.Label != "Get help" {
+		t.Errorf("defaults not applied: %+v", c.Server)
+	}
+}

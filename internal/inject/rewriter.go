@@ -1,0 +1,283 @@
+// Package inject decides whether a proxied response is an HTML document that
+// should carry the Cobrowse loader, and inserts the loader into it as it
+// streams.
+//
+// The rewriter never re-serialises HTML: it copies the upstream's bytes and
+// adds one tag, so the output minus the inserted bytes equals the input. It
+// tokenizes only the start of a document, up to the point where a browser
+// opens <head>, looks a little further ahead only into bytes that have
+// already arrived (so a paused upstream never delays the head), and then
+// copies the rest of the body straight through.
+package inject
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"golang.org/x/net/html"
+)
+
+// Result says what the rewriter did with a body. Its String form is used as
+// a metric label, so the values are stable.
+type Result int
+
+const (
+	// Pending: the rewriter has not decided yet (the body has not been read
+	// far enough).
+	Pending Result = iota
+	// Injected: the tag was inserted.
+	Injected
+	// NotDocument: the body does not start like a full HTML document (an
+	// htmx/Turbo fragment, plain text) and a document was required.
+	NotDocument
+	// AlreadyInjected: the head already carries one of the markers (our
+	// loader, or the Zoom SDK loaded by the site itself).
+	AlreadyInjected
+	// NoHead: no point to open <head> was found within the scan limit, or a
+	// single token was larger than the limit; the body passed through.
+	NoHead
+	// Incompatible: the body starts with a UTF-16/UTF-32 byte order mark or a
+	// NUL byte, which the ASCII-based tokenizer cannot read safely.
+	Incompatible
+	// Truncated: the body ended, or failed, before a decision could be made.
+	Truncated
+)
+
+var resultNames = [...]string{
+	Pending:         "pending",
+	Injected:        "injected",
+	NotDocument:     "not_document",
+	AlreadyInjected: "already_injected",
+	NoHead:          "no_head",
+	Incompatible:    "incompatible_charset",
+	Truncated:       "truncated",
+}
+
+func (r Result) String() string {
+	if int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return "unknown"
+}
+
+// Options configure one Rewriter.
+type Options struct {
+	// Tag is inserted once, at the start of the document's head.
+	Tag []byte
+	// Markers: if any of them appears in the bytes of the head that have
+	// already arrived when the head opens, the page is left alone.
+	Markers [][]byte
+	// RequireDocument makes the rewriter pass the body through unchanged
+	// unless its first significant token is a doctype, <html> or <head>.
+	// Used when the request carried no Sec-Fetch-Dest to tell a navigation
+	// from a fetch of an HTML fragment.
+	RequireDocument bool
+	// MaxScan bounds the bytes tokenized before the head opens, and the size
+	// of any single token. The default is 64 KiB.
+	MaxScan int
+}
+
+// DefaultMaxScan is the scan limit when Options.MaxScan is zero.
+const DefaultMaxScan = 64 << 10
+
+// headLookahead is how far past the opening of <head> the rewriter looks for
+// a charset declaration to keep ahead of the inserted tag: browsers only
+// honour one within the first 1024 bytes of the document.
+const headLookahead = 1024
+
+// Rewriter is an io.Reader that yields the bytes of src with Options.Tag
+// inserted where a browser opens the document's <head>. Memory is bounded by
+// MaxScan plus the tokenizer's read buffer, whatever the size of the page.
+type Rewriter struct {
+	src  io.Reader
+	opts Options
+	z    *html.Tokenizer
+
+	out    []byte // bytes ready for the reader
+	outPos int
+
+	scanned     int  // bytes consumed by the tokenizer so far
+	significant bool // a significant token (doctype or element) has been seen
+	passthrough bool // decision made: copy the rest of src as is
+	err         error
+	result      Result
+}
+
+// NewRewriter returns a Rewriter reading from src.
+func NewRewriter(src io.Reader, opts Options) *Rewriter {
+	if opts.MaxScan <= 0 {
+		opts.MaxScan = DefaultMaxScan
+	}
+	z := html.NewTokenizer(src)
+	z.SetMaxBuf(opts.MaxScan)
+	return &Rewriter{src: src, opts: opts, z: z, out: make([]byte, 0, 1024)}
+}
+
+// Result reports what the rewriter did; Pending until a decision is made.
+func (r *Rewriter) Result() Result { return r.result }
+
+// Read implements io.Reader.
+func (r *Rewriter) Read(p []byte) (int, error) {
+	for {
+		if r.outPos < len(r.out) {
+			n := copy(p, r.out[r.outPos:])
+			r.outPos += n
+			if r.outPos == len(r.out) {
+				r.out, r.outPos = r.out[:0], 0
+			}
+			return n, nil
+		}
+		if r.passthrough {
+			if r.err != nil {
+				return 0, r.err
+			}
+			return r.src.Read(p)
+		}
+		// Tokenize while the tokenizer holds bytes that have already
+		// arrived, so small tokens before the head leave in one write; stop
+		// as soon as continuing would wait on the upstream.
+		for !r.passthrough {
+			r.step()
+			if r.passthrough || len(r.z.Buffered()) == 0 || len(r.out) >= len(p) {
+				break
+			}
+		}
+	}
+}
+
+// step consumes one token before the head opens.
+func (r *Rewriter) step() {
+	tt := r.z.Next()
+	// Copy the raw bytes first: TagName and TagAttr lower-case the
+	// tokenizer's buffer in place.
+	raw := r.z.Raw()
+	start := len(r.out)
+	r.out = append(r.out, raw...)
+	r.scanned += len(raw)
+
+	if tt == html.ErrorToken || r.z.Err() != nil {
+		err := r.z.Err()
+		if errors.Is(err, html.ErrBufferExceeded) {
+			r.finish(NoHead, nil)
+			return
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		r.finish(Truncated, err)
+		return
+	}
+	if r.scanned > r.opts.MaxScan {
+		r.finish(NoHead, nil)
+		return
+	}
+
+	switch tt {
+	case html.TextToken:
+		tok := r.out[start:]
+		if r.scanned == len(tok) { // the very first bytes of the body
+			if bad := incompatibleStart(tok); bad {
+				r.finish(Incompatible, nil)
+				return
+			}
+			tok = bytes.TrimPrefix(tok, utf8BOM)
+		}
+		if isHTMLSpace(tok) {
+			return
+		}
+		// Text before the head: a browser opens the head here.
+		if r.opts.RequireDocument && !r.significant {
+			r.finish(NotDocument, nil)
+			return
+		}
+		r.openHead(start)
+	case html.CommentToken:
+		// Comments, <?xml ...?> and bogus comments do not open the head.
+	case html.DoctypeToken:
+		r.significant = true
+	case html.StartTagToken, html.SelfClosingTagToken:
+		name, _ := r.z.TagName()
+		switch string(name) {
+		case "html":
+			r.significant = true
+		case "head":
+			r.openHead(len(r.out))
+		default:
+			if r.opts.RequireDocument && !r.significant {
+				r.finish(NotDocument, nil)
+				return
+			}
+			r.openHead(start)
+		}
+	case html.EndTagToken:
+		if r.opts.RequireDocument && !r.significant {
+			r.finish(NotDocument, nil)
+			return
+		}
+		r.openHead(start)
+	}
+}
+
+// openHead inserts the tag where the head opens (offset at of r.out), or
+// just after a charset declaration that closely follows in bytes that have
+// already arrived, and switches to pass-through.
+func (r *Rewriter) openHead(at int) {
+	// The tokenizer's buffer is overwritten by its next read, and it reads
+	// no more: from here on everything comes from r.out, then from src.
+	r.out = append(r.out, r.z.Buffered()...)
+	r.z = nil
+	r.passthrough = true
+	if r.hasMarker(r.out) {
+		r.result = AlreadyInjected
+		return
+	}
+	pos := at + charsetEnd(r.out[at:])
+	tag := r.opts.Tag
+	r.out = append(r.out, tag...)          // grow once
+	copy(r.out[pos+len(tag):], r.out[pos:]) // shift the tail right
+	copy(r.out[pos:], tag)
+	r.result = Injected
+}
+
+// finish stops tokenizing and passes everything through unchanged.
+func (r *Rewriter) finish(res Result, err error) {
+	if r.z != nil {
+		r.out = append(r.out, r.z.Buffered()...)
+		r.z = nil
+	}
+	r.result = res
+	r.err = err
+	r.passthrough = true
+}
+
+func (r *Rewriter) hasMarker(b []byte) bool {
+	for _, m := range r.opts.Markers {
+		if len(m) > 0 && bytes.Contains(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// incompatibleStart reports a body that starts with a UTF-16/32 byte order
+// mark or a NUL byte (UTF-16 or UTF-32 without a BOM).
+func incompatibleStart(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("\xfe\xff")) ||
+		bytes.HasPrefix(b, []byte("\xff\xfe")) ||
+		(len(b) > 0 && b[0] == 0) ||
+		(len(b) > 1 && b[1] == 0)
+}
+
+func isHTMLSpace(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\f', '\r':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,255 @@
+package inject
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+const testTag = `<script src="/__cobrowse/bootstrap.js"></script>`
+
+func rewrite(t testing.TB, in string, opts Options, readSize int) (string, Result) {
+	t.Helper()
+	if opts.Tag == nil {
+		opts.Tag = []byte(testTag)
+	}
+	var src io.Reader = strings.NewReader(in)
+	if readSize > 0 {
+		src = &chunkReader{b: []byte(in), n: readSize}
+	}
+	rw := NewRewriter(src, opts)
+	out, err := io.ReadAll(rw)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	return string(out), rw.Result()
+}
+
+// chunkReader returns at most n bytes per Read, like a slow network.
+type chunkReader struct {
+	b []byte
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), c.n, len(c.b))
+	copy(p, c.b[:n])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+// The placement table: "|" in want marks where the tag must go.
+func TestRewriterPlacement(t *testing.T) {
+	tests := []struct {
+		name string
+		want string
+		res  Result
+		// trickle is the placement when the page arrives a few bytes at a
+		// time: the rewriter looks for a charset declaration only in bytes
+		// that have already arrived, so it never waits on a slow upstream.
+		trickle string
+	}{
+		{"simple", "<!doctype html><html><head>|<title>x</title></head><body>hi</body></html>", Injected, ""},
+		{"uppercase", "<!DOCTYPE HTML><HTML><HEAD>|<TITLE>x</TITLE></HEAD><BODY></BODY></HTML>", Injected, ""},
+		{"head attributes", `<!doctype html><html lang="en"><head data-x="a>b" class=c>|<title>x</title>`, Injected, ""},
+		{"bom", "\xef\xbb\xbf<!doctype html><html><head>|<title>x</title>", Injected, ""},
+		{"comments before html", "<!-- a --><!doctype html>\n<!-- b -->\n<html><head>|\n<title>x</title>", Injected, ""},
+		{"no head, title first", "<!doctype html><html>|<title>x</title><p>hi", Injected, ""},
+		{"no head, body", "<!doctype html><html>\n|<body><p>hi</p></body></html>", Injected, ""},
+		{"no html no head", "<!doctype html>|<p>hello", Injected, ""},
+		{"text after doctype", "<!doctype html>|\nhello world", Injected, ""},
+		{"meta charset first", `<!doctype html><html><head><meta charset="utf-8">|<title>x</title>`, Injected,
+			`<!doctype html><html><head>|<meta charset="utf-8"><title>x</title>`},
+		{"meta charset after title", "<!doctype html><html><head>\n  <title>a  b</title>\n  <meta charset=utf-8>|\n<script src=a.js></script>", Injected,
+			"<!doctype html><html><head>|\n  <title>a  b</title>\n  <meta charset=utf-8>\n<script src=a.js></script>"},
+		{"meta http-equiv", `<!doctype html><head><meta name=viewport content="w"><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=utf-8">|<link rel=stylesheet href=a.css>`, Injected,
+			`<!doctype html><head>|<meta name=viewport content="w"><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=utf-8"><link rel=stylesheet href=a.css>`},
+		{"meta charset after script stays", "<!doctype html><head>|<script>var a=1</script><meta charset=utf-8>", Injected, ""},
+		{"implied head at meta charset", "<!doctype html><meta charset=utf-8>|<title>t</title><p>x", Injected, ""},
+		{"scripts in head", "<!doctype html><html><head>|<script src=/app.js></script><script>window.x=1</script></head>", Injected, ""},
+		{"xhtml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head>|<meta http-equiv=\"X-UA-Compatible\" content=\"IE=edge\"/><title>x</title></head>", Injected, ""},
+		{"xhtml self-closing meta charset", `<html xmlns="http://www.w3.org/1999/xhtml"><head><meta charset="utf-8"/>|<title>x</title>`, Injected,
+			`<html xmlns="http://www.w3.org/1999/xhtml"><head>|<meta charset="utf-8"/><title>x</title>`},
+		{"headless element", "<!doctype html><html>|<header></header>", Injected, ""},
+		{"head end tag first", "<!doctype html><html>|</head><body>", Injected, ""},
+		{"crlf and tabs", "<!doctype html>\r\n<html>\r\n\t<head>|\r\n\t<title>x</title>", Injected, ""},
+		{"base stays after tag", "<!doctype html><head>|<base href=https://cdn.example/><meta charset=utf-8>", Injected, ""},
+		{"empty body", "", Truncated, ""},
+		{"only doctype", "<!doctype html>", Truncated, ""},
+		{"utf-16 le bom", "\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x00", Incompatible, ""},
+		{"utf-16 be no bom", "\x00<\x00h\x00t\x00m\x00l\x00>", Incompatible, ""},
+		{"already injected", `<!doctype html><html><head><script src="/__cobrowse/bootstrap.js?v=1"></script>`, AlreadyInjected, ""},
+		{"site loads zoom itself", `<!doctype html><head><meta charset=utf-8><script src="https://us01-zcb.zoom.us/static/resource/sdk/KEY/js/3.6.0"></script>`, AlreadyInjected, ""},
+	}
+	opts := Options{Markers: [][]byte{[]byte("/__cobrowse/bootstrap.js"), []byte("zcb.zoom.us/static/resource/sdk/")}}
+	for _, tc := range tests {
+		for _, size := range []int{0, 1, 3, 7} {
+			if tc.res == AlreadyInjected && size > 0 {
+				// Markers are looked for only in bytes that have arrived
+				// when the head opens; a trickling page is not covered.
+				continue
+			}
+			in := strings.Replace(tc.want, "|", "", 1)
+			want := in
+			if tc.res == Injected {
+				placed := tc.want
+				if size > 0 && tc.trickle != "" {
+					placed = tc.trickle
+				}
+				want = strings.Replace(placed, "|", testTag, 1)
+			}
+			got, res := rewrite(t, in, opts, size)
+			if res != tc.res {
+				t.Errorf("%s (reads of %d): result %v, want %v", tc.name, size, res, tc.res)
+			}
+			if got != want {
+				t.Errorf("%s (reads of %d):\n got %q\nwant %q", tc.name, size, got, want)
+			}
+		}
+	}
+}
+
+func TestRewriterRequireDocument(t *testing.T) {
+	tests := []struct {
+		in  string
+		res Result
+	}{
+		{`<div class="reviews"><p>Great</p></div>`, NotDocument},
+		{"  \n<li>item</li>", NotDocument},
+		{"Just some text", NotDocument},
+		{"<!-- partial --><tr><td>1</td></tr>", NotDocument},
+		{"</div>", NotDocument},
+		{"<!doctype html><title>x</title>", Injected},
+		{"<html><body>x", Injected},
+		{"<head><title>x", Injected},
+		{"\xef\xbb\xbf\n<!DOCTYPE html>\n<html><title>x", Injected},
+		{"<!doctype html>", Truncated},
+	}
+	for _, tc := range tests {
+		got, res := rewrite(t, tc.in, Options{RequireDocument: true}, 0)
+		if res != tc.res {
+			t.Errorf("%q: result %v, want %v", tc.in, res, tc.res)
+		}
+		if res != Injected && got != tc.in {
+			t.Errorf("%q: changed to %q though not injected", tc.in, got)
+		}
+	}
+}
+
+// A page whose head does not open within MaxScan passes through unchanged,
+// and so does a single token larger than MaxScan.
+func TestRewriterScanLimit(t *testing.T) {
+	long := "<!doctype html>" + strings.Repeat("<!-- padding -->", 1000) + "<html><head><title>x</title>"
+	got, res := rewrite(t, long, Options{MaxScan: 4096}, 0)
+	if res != NoHead || got != long {
+		t.Errorf("long preamble: result %v, unchanged=%v", res, got == long)
+	}
+	huge := "<!doctype html><!--" + strings.Repeat("x", 100000) + "--><head>"
+	got, res = rewrite(t, huge, Options{MaxScan: 4096}, 0)
+	if res != NoHead || got != huge {
+		t.Errorf("huge comment: result %v, unchanged=%v", res, got == huge)
+	}
+	tag := `<html ` + strings.Repeat(`a="b" `, 20000) + `><head>`
+	got, res = rewrite(t, tag, Options{MaxScan: 4096}, 0)
+	if res != NoHead || got != tag {
+		t.Errorf("huge tag: result %v, unchanged=%v", res, got == tag)
+	}
+}
+
+// Bytes after the head are copied without being read by the tokenizer, even
+// when they are megabytes.
+func TestRewriterLargeBody(t *testing.T) {
+	body := "<!doctype html><html><head><title>x</title></head><body>" + strings.Repeat("<p>lorem ipsum</p>\n", 500000) + "</body></html>"
+	got, res := rewrite(t, body, Options{}, 0)
+	if res != Injected {
+		t.Fatalf("result %v", res)
+	}
+	if want := strings.Replace(body, "<head>", "<head>"+testTag, 1); got != want {
+		t.Fatalf("large body differs (len %d vs %d)", len(got), len(want))
+	}
+}
+
+// An upstream error after the head is passed to the reader (the proxy then
+// aborts the response) rather than ending the body cleanly.
+func TestRewriterPropagatesErrors(t *testing.T) {
+	boom := errors.New("upstream reset")
+	for _, prefix := range []string{"<!doctype html><html><head><title>x</title>", "<!doctype html><!-- long"} {
+		src := io.MultiReader(strings.NewReader(prefix), iotest.ErrReader(boom))
+		_, err := io.ReadAll(NewRewriter(src, Options{Tag: []byte(testTag)}))
+		if !errors.Is(err, boom) {
+			t.Errorf("%q then error: got %v, want %v", prefix, err, boom)
+		}
+	}
+}
+
+// pauseReader delivers its first part, then blocks until released.
+type pauseReader struct {
+	first   []byte
+	release chan struct{}
+	rest    io.Reader
+}
+
+func (p *pauseReader) Read(b []byte) (int, error) {
+	if len(p.first) > 0 {
+		n := copy(b, p.first)
+		p.first = p.first[n:]
+		return n, nil
+	}
+	<-p.release
+	return p.rest.Read(b)
+}
+
+// When the upstream sends the head and pauses, the injected head is readable
+// before the pause ends.
+func TestRewriterDoesNotWaitForMore(t *testing.T) {
+	for _, first := range []string{
+		"<!doctype html><html><head>",
+		"<!doctype html><html><head><meta charset=utf-8>",
+		"<!doctype html><html><head><title>t</title>",
+		"<!doctype html>\n<html>",
+	} {
+		src := &pauseReader{first: []byte(first), release: make(chan struct{}), rest: strings.NewReader("<body>x</body>")}
+		rw := NewRewriter(src, Options{Tag: []byte(testTag)})
+		got := make(chan string, 1)
+		go func() {
+			buf := make([]byte, 32<<10)
+			var acc []byte
+			for !bytes.Contains(bytes.Replace(acc, []byte(testTag), nil, 1), []byte(first)) {
+				n, err := rw.Read(buf)
+				acc = append(acc, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			got <- string(acc)
+		}()
+		out := <-got // the test times out if the rewriter waits on the pause
+		close(src.release)
+		if !strings.Contains(first, "<head>") { // no head yet: nothing to inject
+			if out != first {
+				t.Errorf("%q: got %q before the pause", first, out)
+			}
+			continue
+		}
+		if !strings.Contains(out, testTag) {
+			t.Errorf("%q: tag not delivered before the pause: %q", first, out)
+		}
+	}
+}
+
+func TestResultString(t *testing.T) {
+	seen := map[string]bool{}
+	for r := Pending; r <= Truncated; r++ {
+		s := r.String()
+		if s == "" || s == "unknown" || seen[s] {
+			t.Errorf("Result(%d).String() = %q", r, s)
+		}
+		seen[s] = true
+	}
+}
