@@ -234,7 +234,7 @@ func (r *Rewriter) openHead(at int) {
 	}
 	pos := at + charsetEnd(r.out[at:])
 	tag := r.opts.Tag
-	r.out = append(r.out, tag...)          // grow once
+	r.out = append(r.out, tag...)           // grow once
 	copy(r.out[pos+len(tag):], r.out[pos:]) // shift the tail right
 	copy(r.out[pos:], tag)
 	r.result = Injected

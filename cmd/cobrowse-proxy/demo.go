@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/demo"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+)
+
+// placeholderSDKKey is used by the demo when ZOOM_SDK_KEY is not set: pages
+// still get the loader, but Zoom's CDN will not serve an SDK for it.
+const placeholderSDKKey = "DEMO_PLACEHOLDER_SDK_KEY"
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the proxy (loopback)")
+	admin := fs.String("admin", "127.0.0.1:9090", `address of the admin endpoints (/metrics, /healthz); "" to disable`)
+	verbose := fs.Bool("v", false, "log every proxied request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := newLogger(stderr, level, "text")
+
+	key, fromEnv := os.LookupEnv("ZOOM_SDK_KEY")
+	if !fromEnv || key == "" {
+		key = placeholderSDKKey
+	}
+
+	// The two demo upstreams, each on its own loopback port.
+	shopLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo shop listener: %w", err)
+	}
+	widgetsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		shopLn.Close()
+		return fmt.Errorf("demo widgets listener: %w", err)
+	}
+	l := server.Listeners{}
+	if l.HTTP, err = net.Listen("tcp", *listen); err != nil {
+		shopLn.Close()
+		widgetsLn.Close()
+		return fmt.Errorf("listen on %s: %w (choose another address with -listen)", *listen, err)
+	}
+	if *admin != "" {
+		if l.Admin, err = net.Listen("tcp", *admin); err != nil {
+			log.Warn("admin endpoints disabled: cannot listen", "addr", *admin, "error", err)
+		}
+	}
+	_, port, _ := net.SplitHostPort(l.HTTP.Addr().String())
+	shopURL := "http://shop.localhost:" + port
+	widgetsURL := "http://widgets.localhost:" + port
+
+	cfg := demoConfig(key, "http://"+shopLn.Addr().String(), "http://"+widgetsLn.Addr().String())
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+
+	upstreams := []*http.Server{
+		{Handler: demo.Shop(log.With("upstream", "shop"), widgetsURL), ReadHeaderTimeout: 10 * time.Second},
+		{Handler: demo.Widgets(log.With("upstream", "widgets")), ReadHeaderTimeout: 10 * time.Second},
+	}
+	for i, ln := range []net.Listener{shopLn, widgetsLn} {
+		go upstreams[i].Serve(ln)
+	}
+	defer func() {
+		for _, s := range upstreams {
+			s.Close()
+		}
+	}()
+
+	fmt.Fprintf(stdout, `
+cobrowse-proxy demo: a demo shop behind the proxy, on loopback.
+
+  Shop (every page gets the Cobrowse loader):  %[1]s/
+  Checkout form with masked fields:             %[1]s/checkout
+  Page with an iframe from a second host:       %[1]s/iframe
+  Server-sent events and websocket echo:        %[1]s/live
+  gzip-compressed page:                         %[1]s/gzip
+  The second host, on its own:                  %[2]s/chat
+`, shopURL, widgetsURL)
+	if l.Admin != nil {
+		fmt.Fprintf(stdout, "  Metrics:                                      http://%s/metrics\n", l.Admin.Addr())
+	}
+	fmt.Fprintf(stdout, `
+View a page's source to see <script src="%s/bootstrap.js?..."> at the top of <head>.
+*.localhost names resolve to this machine in browsers; with curl use
+  curl -H 'Host: shop.localhost' http://%s/
+`, cfg.Token.Prefix, l.HTTP.Addr())
+	if fromEnv {
+		fmt.Fprintln(stdout, "\nUsing the Zoom SDK key from ZOOM_SDK_KEY.")
+	} else {
+		fmt.Fprintf(stdout, "\nZOOM_SDK_KEY is not set: pages load the SDK with the placeholder key %q,\nwhich Zoom's CDN will refuse. Set ZOOM_SDK_KEY to your Cobrowse SDK key to start real sessions.\n", placeholderSDKKey)
+	}
+	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop.")
+
+	err = serve(ctx, cfg, l, log)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// demoConfig is the config the demo runs with, as if read from a file.
+func demoConfig(sdkKey, shopUpstream, widgetsUpstream string) *config.Config {
+	yes := true
+	cfg := &config.Config{
+		Zoom: config.Zoom{SDKKey: sdkKey},
+		Masking: config.Masking{
+			Selectors:  []string{".pii-mask", "#ssn"},
+			Attributes: []string{"data-sensitive=true"},
+		},
+		Sites: []config.Site{
+			{
+				Name:     "shop",
+				Hosts:    []string{"shop.localhost", "localhost", "127.0.0.1"},
+				Upstream: shopUpstream,
+				Settings: config.Settings{AllowAgentAnnotation: &yes, AllowCustomerAnnotation: &yes},
+			},
+			{
+				Name:     "widgets",
+				Hosts:    []string{"widgets.localhost"},
+				Upstream: widgetsUpstream,
+			},
+		},
+	}
+	cfg.ApplyDefaults()
+	cfg.Server.ShutdownGrace = 5 * time.Second
+	return cfg
+}

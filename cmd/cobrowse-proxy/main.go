@@ -1,0 +1,109 @@
+// Command cobrowse-proxy is an HTTPS reverse proxy that adds Zoom Cobrowse
+// to an existing website without changing the site's code.
+//
+//	cobrowse-proxy run -config FILE       serve the sites in FILE
+//	cobrowse-proxy validate -config FILE  check FILE, list every problem
+//	cobrowse-proxy demo                   a demo shop behind the proxy, on loopback
+//	cobrowse-proxy version                print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+const usage = `cobrowse-proxy adds Zoom Cobrowse to a website without changing its code.
+
+Usage:
+  cobrowse-proxy run -config FILE       serve the sites configured in FILE
+  cobrowse-proxy validate -config FILE  check FILE and list every problem (exit 1 if any)
+  cobrowse-proxy demo [-listen ADDR]    run a demo shop behind the proxy on loopback
+  cobrowse-proxy version                print the version
+
+Run "cobrowse-proxy COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain runs a subcommand and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 for a usage error.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr)
+	case "validate":
+		err = cmdValidate(args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "cobrowse-proxy", versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "cobrowse-proxy: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "cobrowse-proxy %s: %s\n", args[0], ue.msg)
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "cobrowse-proxy %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// errReported means the command already told the user what went wrong.
+var errReported = errors.New("reported")
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

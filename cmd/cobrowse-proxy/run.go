@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+)
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to the YAML config file (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"-config FILE is required (see config.example.yaml)"}
+	}
+	cfg, err := config.Load(*path, os.LookupEnv)
+	if err != nil {
+		printConfigErrors(stderr, *path, err)
+		return errReported
+	}
+	log := newLogger(stderr, cfg.Log.SlogLevel(), cfg.Log.Format)
+	l, err := server.Listen(cfg)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, l, log)
+}
+
+// serve builds the handler chain for cfg and serves on l until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slog.Logger) error {
+	defer l.Close()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, versionString())
+	handler, err := server.NewHandler(cfg, log, m, encoding.New(encoding.Options{}))
+	if err != nil {
+		return err
+	}
+	tlsConf, err := server.TLSConfig(cfg)
+	if err != nil {
+		return err
+	}
+	for _, s := range cfg.Sites {
+		log.Info("site", "name", s.Name, "hosts", s.Hosts, "upstream", s.Upstream)
+	}
+	log.Info("starting cobrowse-proxy", "version", versionString(), "tls", cfg.TLS.Mode, "sdk", cfg.Zoom)
+	return server.Serve(ctx, l, server.Options{
+		Handler: handler,
+		TLS:     tlsConf,
+		Gather:  reg,
+		Server:  cfg.Server,
+		Logger:  log,
+	})
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to the YAML config file (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"-config FILE is required"}
+	}
+	cfg, err := config.Load(*path, os.LookupEnv)
+	if err != nil {
+		printConfigErrors(stderr, *path, err)
+		return errReported
+	}
+	hosts := 0
+	for _, s := range cfg.Sites {
+		hosts += len(s.Hosts)
+	}
+	fmt.Fprintf(stdout, "%s: OK (%d sites, %d hosts, tls %s)\n", *path, len(cfg.Sites), hosts, cfg.TLS.Mode)
+	return nil
+}
+
+// printConfigErrors lists every problem in the config, one per line.
+func printConfigErrors(w io.Writer, path string, err error) {
+	if es, ok := err.(config.Errors); ok {
+		fmt.Fprintf(w, "%s: %d problem(s):\n", path, len(es))
+		for _, e := range es {
+			fmt.Fprintf(w, "  %s\n", e.Error())
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", path, err)
+}

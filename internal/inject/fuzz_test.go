@@ -1,0 +1,164 @@
+package inject
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+// fuzzChunkReader returns at most n bytes per Read.
+type fuzzChunkReader struct {
+	b []byte
+	n int
+}
+
+func (c *fuzzChunkReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), c.n, len(c.b))
+	copy(p, c.b[:n])
+	c.b = c.b[n:]
+	return n, nil
+}
+
+// tokenBoundaries returns the offsets in b at which x/net/html's tokenizer
+// starts a token (including 0 and the end of the last token), up to limit.
+func tokenBoundaries(b []byte, limit int) map[int]bool {
+	z := html.NewTokenizer(bytes.NewReader(b))
+	at := map[int]bool{0: true}
+	end := 0
+	for end <= limit {
+		tt := z.Next()
+		end += len(z.Raw())
+		at[end] = true
+		if tt == html.ErrorToken {
+			break
+		}
+	}
+	return at
+}
+
+// FuzzRewriterLossless: whatever the body and however it arrives, the
+// rewriter's output is the body itself, or the body with exactly one copy of
+// the tag inserted at a token boundary.
+func FuzzRewriterLossless(f *testing.F) {
+	seeds := []string{
+		"<!doctype html><html><head><title>x</title></head><body>hi</body></html>",
+		"\xef\xbb\xbf<!DOCTYPE html>\r\n<HTML LANG=en><HEAD><META CHARSET=UTF-8><TITLE>x</TITLE></HEAD>",
+		"<!-- a --><!doctype html>\n<!-- b -->\n<html><head>\n<title>x</title>",
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"x.dtd\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\"><head><meta charset=\"utf-8\"/><title>x</title></head>",
+		"<!doctype html><p>no head at all",
+		"<!doctype html><html><head>\n  <title>a  b</title>\n  <link rel=stylesheet href=a.css>\n  <meta charset=utf-8>\n<script src=a.js></script>",
+		"<!doctype html><head><script>var s='<head>'</script><meta charset=utf-8>",
+		`<div class="reviews"><p>Great</p></div>`,
+		"<tr><td>1</td></tr>",
+		"\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x00<\x00h\x00e\x00a\x00d\x00>\x00",
+		"\x00<\x00h\x00t\x00m\x00l\x00>",
+		"<!doctype html><!--" + strings.Repeat("x", 5000) + "--><html><head><title>x</title>",
+		`<!doctype html><html><head><script src="/__cobrowse/bootstrap.js"></script>`,
+		`<!doctype html><html a="b>c" <head x='<head>'><title>x`,
+		"<!doctype html><html><title>x</title><meta http-equiv=Content-Type content=\"text/html; charset=utf-8\">",
+		"<!doctype html><html><head",
+		"<!doctype html><textarea><head></textarea>",
+		"",
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s), uint8(i*37), i%3 == 0, uint16(i*211))
+	}
+
+	tag := []byte(testTag)
+	f.Fuzz(func(t *testing.T, in []byte, k uint8, requireDoc bool, scan uint16) {
+		maxScan := 64 + int(scan)%(4096-64+1)
+		opts := Options{
+			Tag:             tag,
+			Markers:         [][]byte{[]byte("/__cobrowse/bootstrap.js")},
+			RequireDocument: requireDoc,
+			MaxScan:         maxScan,
+		}
+		rw := NewRewriter(&fuzzChunkReader{b: in, n: int(k) + 1}, opts)
+		out, err := io.ReadAll(rw)
+		if err != nil {
+			t.Fatalf("ReadAll: %v", err)
+		}
+		res := rw.Result()
+		if res == Pending {
+			t.Fatalf("result still pending at EOF")
+		}
+		if res != Injected {
+			if !bytes.Equal(out, in) {
+				t.Fatalf("result %v but output differs:\n in %q\nout %q", res, in, out)
+			}
+			return
+		}
+		if len(out) != len(in)+len(tag) {
+			t.Fatalf("injected: len(out)=%d, want %d+%d\n in %q\nout %q", len(out), len(in), len(tag), in, out)
+		}
+		// Candidate offsets i: out[:i] == in[:i] and out[i+len(tag):] == in[i:].
+		prefix := 0
+		for prefix < len(in) && out[prefix] == in[prefix] {
+			prefix++
+		}
+		suffix := 0
+		for suffix < len(in) && out[len(out)-1-suffix] == in[len(in)-1-suffix] {
+			suffix++
+		}
+		var cands []int
+		for i := len(in) - suffix; i <= prefix; i++ {
+			if i >= 0 && bytes.Equal(out[i:i+len(tag)], tag) {
+				cands = append(cands, i)
+			}
+		}
+		if len(cands) == 0 {
+			t.Fatalf("injected, but output is not input plus one tag:\n in %q\nout %q", in, out)
+		}
+		bound := tokenBoundaries(in, cands[len(cands)-1])
+		for _, i := range cands {
+			if bound[i] {
+				return
+			}
+		}
+		t.Fatalf("tag inserted at %v, not at a token boundary:\n in %q\nout %q", cands, in, out)
+	})
+}
+
+// stickyOnceReader returns its data together with err in one Read, then
+// (0, io.EOF), like net/http's body after an early EOF: the error is
+// reported once only.
+type stickyOnceReader struct {
+	data []byte
+	err  error
+	done bool
+}
+
+func (r *stickyOnceReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	return copy(p, r.data), r.err
+}
+
+// An io.Reader may return data and an error from the same Read, and need not
+// repeat the error. The tokenizer keeps such an error (its readErr) until its
+// buffer runs dry; if the head opens first, the rewriter drops the tokenizer
+// and reads src again, and the upstream error is lost: the proxy would end a
+// truncated page cleanly instead of aborting it.
+func TestRewriterKeepsErrorReturnedWithData(t *testing.T) {
+	boom := io.ErrUnexpectedEOF
+	for _, page := range []string{
+		"<!doctype html><html><head><title>x</title>", // head opens: Injected
+		"<div>fragment</div><p>more",                  // NotDocument
+	} {
+		src := &stickyOnceReader{data: []byte(page), err: boom}
+		rw := NewRewriter(src, Options{Tag: []byte(testTag), RequireDocument: true})
+		_, err := io.ReadAll(rw)
+		if !errors.Is(err, boom) {
+			t.Errorf("%q returned with %v: Read ended with %v (result %v), want %v", page, boom, err, rw.Result(), boom)
+		}
+	}
+}

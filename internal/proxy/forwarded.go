@@ -1,0 +1,68 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+)
+
+// setForwarded sets X-Forwarded-For, -Host and -Proto on the outbound
+// request. From a trusted proxy the chain it sent is kept and extended;
+// from anyone else those headers, and Forwarded, are replaced so a client
+// cannot forge its address or the scheme the site sees.
+func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
+	in, out := pr.In, pr.Out
+	peer, _ := peerIP(in)
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	host := in.Host
+	xff := ""
+	if peer.IsValid() {
+		xff = peer.String()
+	}
+	if trusted {
+		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			chain := ""
+			for _, v := range prior {
+				if chain != "" {
+					chain += ", "
+				}
+				chain += v
+			}
+			if xff != "" {
+				xff = chain + ", " + xff
+			} else {
+				xff = chain
+			}
+		}
+		if v := in.Header.Get("X-Forwarded-Host"); v != "" {
+			host = v
+		}
+		if v := in.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
+			proto = v
+		}
+	} else {
+		out.Header.Del("Forwarded")
+	}
+	if xff != "" {
+		out.Header.Set("X-Forwarded-For", xff)
+	}
+	out.Header.Set("X-Forwarded-Host", host)
+	out.Header.Set("X-Forwarded-Proto", proto)
+}
+
+// peerIP is the address of the connection's other end.
+func peerIP(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ip.WithZone("").Unmap(), true
+}

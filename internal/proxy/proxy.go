@@ -1,0 +1,235 @@
+// Package proxy forwards requests to a site's upstream with
+// httputil.ReverseProxy and passes HTML documents through the loader
+// injector on their way back. Everything else (websockets, server-sent
+// events, downloads, range requests) streams through untouched.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+)
+
+// Site is one upstream website and how its pages are injected.
+type Site struct {
+	// Name labels logs and metrics.
+	Name string
+	// Upstream is where requests go; its path, if any, prefixes theirs.
+	Upstream *url.URL
+	// PreserveHost sends the client's Host header upstream (otherwise the
+	// upstream's own host name).
+	PreserveHost bool
+	// Policy says which responses may be injected.
+	Policy inject.Policy
+	// Tag is the loader tag inserted into documents.
+	Tag []byte
+	// Markers: a page whose head already contains one is left alone.
+	Markers [][]byte
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Codecs  *encoding.Codecs
+	// Transport carries requests upstream; see NewTransport.
+	Transport http.RoundTripper
+	// TrustedProxies are peers whose X-Forwarded-* and X-Request-Id
+	// headers are believed; from anyone else they are replaced.
+	TrustedProxies []netip.Prefix
+	// MaxScan bounds how far into a page the rewriter looks for <head>.
+	MaxScan int
+}
+
+// Proxy is the reverse proxy for all sites. Create it with New.
+type Proxy struct {
+	opts    Options
+	log     *slog.Logger
+	rp      *httputil.ReverseProxy
+	bufPool bufferPool
+}
+
+type ctxKey struct{}
+
+// exchange is the per-request state shared by the ReverseProxy hooks.
+type exchange struct {
+	site      *Site
+	id        string
+	path      string // the client's path, before any upstream prefix
+	start     time.Time
+	decision  string // injection outcome, for the log
+	errorKind string
+}
+
+// New returns a Proxy.
+func New(opts Options) *Proxy {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{opts: opts, log: opts.Logger}
+	p.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      opts.Transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		BufferPool:     &p.bufPool,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// ServeSite proxies r to site. The caller has already matched r's Host.
+func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
+	x := &exchange{site: site, path: r.URL.Path, start: time.Now()}
+	x.id = r.Header.Get("X-Request-Id")
+	if x.id == "" || len(x.id) > 128 || !p.trusted(r) {
+		x.id = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", x.id)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, x))
+	sw := &statusWriter{ResponseWriter: w}
+	p.rp.ServeHTTP(sw, r)
+
+	code := sw.code
+	if code == 0 { // the client went away, or the body copy was aborted
+		code = 499
+	}
+	p.opts.Metrics.Requests.WithLabelValues(site.Name, strconv.Itoa(code)).Inc()
+	attrs := []slog.Attr{
+		slog.String("request_id", x.id), slog.String("site", site.Name),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", code), slog.Duration("duration", time.Since(x.start)),
+	}
+	if x.decision != "" {
+		attrs = append(attrs, slog.String("inject", x.decision))
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelDebug, "proxied", attrs...)
+}
+
+func exchangeOf(ctx context.Context) *exchange {
+	x, _ := ctx.Value(ctxKey{}).(*exchange)
+	return x
+}
+
+// rewrite points the outbound request at the upstream and sets the
+// forwarding headers. ReverseProxy has already removed hop-by-hop headers
+// and the inbound X-Forwarded-For/-Host/-Proto.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeOf(pr.In.Context())
+	pr.SetURL(x.site.Upstream)
+	if x.site.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+	setForwarded(pr, p.trusted(pr.In))
+	pr.Out.Header.Set("X-Request-Id", x.id)
+}
+
+// trusted reports whether r's peer is a configured trusted proxy.
+func (p *Proxy) trusted(r *http.Request) bool {
+	if len(p.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ip, ok := peerIP(r)
+	if !ok {
+		return false
+	}
+	for _, pfx := range p.opts.TrustedProxies {
+		if pfx.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorHandler answers when the upstream could not be reached or failed
+// before sending headers: 504 for a timeout, 502 otherwise, with a short page
+// that carries the request id also found in the log.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeOf(r.Context())
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client left; nobody is there to answer.
+		p.opts.Metrics.UpstreamErrors.WithLabelValues(x.site.Name, "client_gone").Inc()
+		return
+	}
+	kind, code := classify(err)
+	p.opts.Metrics.UpstreamErrors.WithLabelValues(x.site.Name, kind).Inc()
+	p.log.LogAttrs(r.Context(), slog.LevelError, "upstream request failed",
+		slog.String("request_id", x.id), slog.String("site", x.site.Name),
+		slog.String("upstream", x.site.Upstream.Host), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.String("kind", kind), slog.Any("error", err))
+	writeErrorPage(w, code, x.id)
+}
+
+func classify(err error) (kind string, code int) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout", http.StatusGatewayTimeout
+	case isRefused(err):
+		return "refused", http.StatusBadGateway
+	default:
+		return "other", http.StatusBadGateway
+	}
+}
+
+func isRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers.
+type bufferPool struct{ sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.Pool.Get().(*[]byte)) }
+func (b *bufferPool) Put(p []byte) { b.Pool.Put(&p) }
+
+// statusWriter records the status code for logs and metrics. It keeps
+// http.Flusher, http.Hijacker and the rest reachable through Unwrap, which
+// ReverseProxy uses via http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,199 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
+)
+
+// modifyResponse decides whether the upstream's answer is a document to
+// inject and, if so, replaces its body with the streaming pipeline
+// decode → rewrite → encode and fixes the headers that the change makes
+// wrong. Nothing is read here: the body is transformed as ReverseProxy
+// copies it to the client.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	x := exchangeOf(res.Request.Context())
+	p.opts.Metrics.Duration.WithLabelValues(x.site.Name).Observe(time.Since(x.start).Seconds())
+	if res.StatusCode == http.StatusSwitchingProtocols || !looksHTML(res.Header.Get("Content-Type")) {
+		return nil // the common non-HTML case, without further work
+	}
+	req := res.Request
+	policy := x.site.Policy
+	if allowed := policy.PathAllowed; allowed != nil {
+		// Match the client's path, not the upstream's prefixed one.
+		policy.PathAllowed = func(string) bool { return allowed(x.path) }
+	}
+	d := inject.Decide(req, res, policy, decodable)
+	if !d.Inject {
+		x.decision = d.Reason
+		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, d.Reason).Inc()
+		return nil
+	}
+
+	upstreamCoding, _ := encoding.Normalize(res.Header.Get("Content-Encoding"))
+	dec, err := p.opts.Codecs.NewReader(upstreamCoding, res.Body)
+	if err != nil {
+		return err // cannot happen: Decide checked decodable
+	}
+	// Re-encode only what the upstream encoded; never compress a body the
+	// upstream chose to send plain.
+	clientCoding := ""
+	if upstreamCoding != "" {
+		clientCoding = encoding.Negotiate(req.Header.Values("Accept-Encoding"), upstreamCoding)
+	}
+	body := &rewriteBody{
+		p:        p,
+		x:        x,
+		upstream: res.Body,
+		dec:      dec,
+		rw: inject.NewRewriter(dec, inject.Options{
+			Tag:             x.site.Tag,
+			Markers:         x.site.Markers,
+			RequireDocument: d.RequireDocument,
+			MaxScan:         p.opts.MaxScan,
+		}),
+	}
+	if clientCoding != "" {
+		body.enc, _ = p.opts.Codecs.NewWriter(clientCoding, &body.buf)
+	}
+	res.Body = body
+
+	h := res.Header
+	res.ContentLength = -1 // chunked; ReverseProxy flushes each write
+	h.Del("Content-Length")
+	h.Del("Content-MD5")
+	h.Del("Content-Digest")
+	h.Del("Repr-Digest")
+	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Set("ETag", "W/"+et)
+	}
+	if clientCoding != "" {
+		h.Set("Content-Encoding", clientCoding)
+	} else {
+		h.Del("Content-Encoding")
+	}
+	if upstreamCoding != "" && !varyHas(h, "Accept-Encoding") {
+		h.Add("Vary", "Accept-Encoding")
+	}
+	return nil
+}
+
+func decodable(contentEncoding string) bool {
+	_, ok := encoding.Normalize(contentEncoding)
+	return ok
+}
+
+// looksHTML is a cheap pre-filter; inject.Decide checks properly.
+func looksHTML(ct string) bool {
+	return len(ct) >= 9 && (strings.EqualFold(ct[:9], "text/html") ||
+		len(ct) >= 21 && strings.EqualFold(ct[:21], "application/xhtml+xml"))
+}
+
+func varyHas(h http.Header, name string) bool {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "*" || strings.EqualFold(f, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rewriteBody is the response body of an injected page: the upstream body
+// decoded, rewritten and, if the client gets a content coding, encoded
+// again. Each Read pulls one chunk through and flushes the encoder, so the
+// client receives bytes as soon as the upstream sends them.
+//
+// An error from the upstream or the decoder (a reset, a corrupt gzip
+// stream) is returned from Read without closing the encoder: ReverseProxy
+// then aborts the response, and the client sees a broken transfer instead
+// of a page that looks complete.
+type rewriteBody struct {
+	p        *Proxy
+	x        *exchange
+	upstream io.ReadCloser
+	dec      io.ReadCloser
+	rw       *inject.Rewriter
+	enc      encoding.Encoder
+	buf      bytes.Buffer // encoder output not yet returned
+	chunk    []byte
+	done     bool
+	counted  bool
+}
+
+func (b *rewriteBody) Read(p []byte) (int, error) {
+	if b.enc == nil {
+		n, err := b.rw.Read(p)
+		if err != nil {
+			b.count()
+		}
+		return n, err
+	}
+	for {
+		if b.buf.Len() > 0 {
+			return b.buf.Read(p)
+		}
+		if b.done {
+			return 0, io.EOF
+		}
+		if b.chunk == nil {
+			b.chunk = b.p.bufPool.Get()
+		}
+		n, err := b.rw.Read(b.chunk)
+		if n > 0 {
+			if _, werr := b.enc.Write(b.chunk[:n]); werr != nil {
+				return 0, werr
+			}
+		}
+		switch {
+		case err == io.EOF:
+			b.count()
+			if cerr := b.enc.Close(); cerr != nil {
+				return 0, cerr
+			}
+			b.done = true
+		case err != nil:
+			b.count()
+			return 0, err
+		default:
+			if ferr := b.enc.Flush(); ferr != nil {
+				return 0, ferr
+			}
+		}
+	}
+}
+
+// count records the rewriter's outcome once.
+func (b *rewriteBody) count() {
+	if b.counted {
+		return
+	}
+	b.counted = true
+	res := b.rw.Result()
+	if res == inject.Pending {
+		return
+	}
+	b.x.decision = res.String()
+	b.p.opts.Metrics.Injections.WithLabelValues(b.x.site.Name, res.String()).Inc()
+}
+
+func (b *rewriteBody) Close() error {
+	b.count()
+	if b.chunk != nil {
+		b.p.bufPool.Put(b.chunk)
+		b.chunk = nil
+	}
+	if b.enc != nil && !b.done {
+		b.enc.Close() // return it to its pool; the output is discarded
+		b.done = true
+	}
+	b.dec.Close()
+	return b.upstream.Close()
+}

@@ -1,0 +1,136 @@
+// Package server builds cobrowse-proxy's handler chain from the config (the
+// router by Host, the reserved prefix, the proxy) and runs the listeners,
+// including the admin listener, with graceful shutdown.
+package server
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
+)
+
+// Site is what the router needs for one configured site.
+type Site struct {
+	Proxy     *proxy.Site
+	Bootstrap http.Handler
+}
+
+// Router sends each request to the site that serves its Host: the reserved
+// prefix is answered here, everything else goes to the proxy. A Host that no
+// site serves is refused and never forwarded anywhere, so the proxy cannot
+// be used as an open proxy.
+type Router struct {
+	prefix        string
+	exact         map[string]*Site
+	wildcards     []wildcard // "*.example.com" as suffix ".example.com"
+	proxy         *proxy.Proxy
+	metrics       *metrics.Metrics
+	log           *slog.Logger
+	unknownStatus int
+}
+
+type wildcard struct {
+	suffix string
+	site   *Site
+}
+
+// RouterOptions configure a Router.
+type RouterOptions struct {
+	Prefix            string
+	UnknownHostStatus int // 421 or 404
+	Proxy             *proxy.Proxy
+	Metrics           *metrics.Metrics
+	Logger            *slog.Logger
+}
+
+// NewRouter returns a router for sites; hosts maps each configured host name
+// (lower case, no port, optionally "*.suffix") to its site.
+func NewRouter(o RouterOptions, hosts map[string]*Site) *Router {
+	r := &Router{
+		prefix: o.Prefix, exact: map[string]*Site{}, proxy: o.Proxy,
+		metrics: o.Metrics, log: o.Logger, unknownStatus: o.UnknownHostStatus,
+	}
+	for h, s := range hosts {
+		if suffix, ok := strings.CutPrefix(h, "*"); ok {
+			r.wildcards = append(r.wildcards, wildcard{suffix: suffix, site: s})
+		} else {
+			r.exact[h] = s
+		}
+	}
+	// Longest suffix first, so a.b.example.com prefers *.b.example.com.
+	for i := 1; i < len(r.wildcards); i++ {
+		for j := i; j > 0 && len(r.wildcards[j].suffix) > len(r.wildcards[j-1].suffix); j-- {
+			r.wildcards[j], r.wildcards[j-1] = r.wildcards[j-1], r.wildcards[j]
+		}
+	}
+	return r
+}
+
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	site := rt.lookup(r.Host)
+	if site == nil {
+		rt.metrics.UnknownHost.Inc()
+		rt.log.LogAttrs(r.Context(), slog.LevelDebug, "unknown host refused",
+			slog.String("host", r.Host), slog.String("remote", r.RemoteAddr))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(rt.unknownStatus)
+		w.Write([]byte("This proxy does not serve this host name.\n"))
+		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, rt.prefix); ok && (rest == "" || rest[0] == '/') {
+		rt.serveReserved(site, rest, w, r)
+		return
+	}
+	rt.proxy.ServeSite(site.Proxy, w, r)
+}
+
+// serveReserved answers the reserved prefix. Paths under it that are not
+// endpoints are 404 here: they are never forwarded to the site.
+func (rt *Router) serveReserved(site *Site, rest string, w http.ResponseWriter, r *http.Request) {
+	sw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
+	endpoint := "other"
+	switch rest {
+	case "/bootstrap.js":
+		endpoint = "bootstrap.js"
+		site.Bootstrap.ServeHTTP(sw, r)
+	default:
+		http.NotFound(sw, r)
+	}
+	rt.metrics.Reserved.WithLabelValues(endpoint, strconv.Itoa(sw.code)).Inc()
+}
+
+// lookup finds the site for a Host header value.
+func (rt *Router) lookup(hostport string) *Site {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if s := rt.exact[host]; s != nil {
+		return s
+	}
+	for _, wc := range rt.wildcards {
+		if strings.HasSuffix(host, wc.suffix) && len(host) > len(wc.suffix) {
+			return wc.site
+		}
+	}
+	return nil
+}
+
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) {
+	c.code = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

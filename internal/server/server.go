@@ -1,0 +1,201 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+)
+
+// Listeners are the sockets the server serves on. HTTPS is nil in plain
+// mode; Admin may be nil to serve no admin endpoints.
+type Listeners struct {
+	HTTP, HTTPS, Admin net.Listener
+}
+
+// Listen opens the listeners the config asks for.
+func Listen(cfg *config.Config) (Listeners, error) {
+	var l Listeners
+	var err error
+	open := func(addr, what string) net.Listener {
+		if err != nil || addr == "" {
+			return nil
+		}
+		var ln net.Listener
+		ln, err = net.Listen("tcp", addr)
+		if err != nil {
+			err = fmt.Errorf("listen on %s (listen.%s): %w", addr, what, err)
+		}
+		return ln
+	}
+	l.HTTP = open(cfg.Listen.HTTP, "http")
+	if cfg.TLS.Mode == config.TLSModeFiles {
+		l.HTTPS = open(cfg.Listen.HTTPS, "https")
+	}
+	l.Admin = open(cfg.Listen.Admin, "admin")
+	if err != nil {
+		l.Close()
+		return Listeners{}, err
+	}
+	return l, nil
+}
+
+// Close closes every open listener.
+func (l Listeners) Close() {
+	for _, ln := range []net.Listener{l.HTTP, l.HTTPS, l.Admin} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// Options configure Serve.
+type Options struct {
+	Handler http.Handler        // the public handler (see NewHandler)
+	TLS     *tls.Config         // required when Listeners.HTTPS is set
+	Gather  prometheus.Gatherer // for /metrics
+	Server  config.Server       // timeouts and the shutdown grace period
+	Logger  *slog.Logger
+}
+
+// Serve serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, reports not ready, and waits up to Server.ShutdownGrace for
+// in-flight requests before closing what is left. With an HTTPS listener,
+// the HTTP listener only redirects to HTTPS.
+func Serve(ctx context.Context, l Listeners, o Options) error {
+	log := o.Logger
+	var ready atomic.Bool
+	newServer := func(h http.Handler, name string) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: o.Server.ReadHeaderTimeout,
+			ReadTimeout:       o.Server.ReadTimeout,
+			WriteTimeout:      o.Server.WriteTimeout,
+			IdleTimeout:       o.Server.IdleTimeout,
+			MaxHeaderBytes:    o.Server.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.With("listener", name).Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	type served struct {
+		srv *http.Server
+		ln  net.Listener
+		tls bool
+	}
+	var all []served
+	if l.HTTPS != nil {
+		s := newServer(o.Handler, "https")
+		s.TLSConfig = o.TLS
+		all = append(all, served{s, l.HTTPS, true})
+		if l.HTTP != nil {
+			all = append(all, served{newServer(redirectToHTTPS(l.HTTPS.Addr()), "http"), l.HTTP, false})
+		}
+	} else if l.HTTP != nil {
+		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false})
+	}
+	if l.Admin != nil {
+		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false})
+	}
+	if len(all) == 0 {
+		return errors.New("no listener to serve on")
+	}
+
+	errc := make(chan error, len(all))
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if s.tls {
+				err = s.srv.ServeTLS(s.ln, "", "")
+			} else {
+				err = s.srv.Serve(s.ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", s.ln.Addr(), err)
+			}
+		}()
+		log.Info("listening", "addr", s.ln.Addr().String(), "tls", s.tls)
+	}
+	ready.Store(true)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	ready.Store(false)
+	log.Info("shutting down", "grace", o.Server.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), o.Server.ShutdownGrace)
+	defer cancel()
+	for _, s := range all {
+		if err := s.srv.Shutdown(sctx); err != nil {
+			log.Warn("grace period over; closing remaining connections", "addr", s.ln.Addr().String(), "error", err)
+			s.srv.Close()
+		}
+	}
+	wg.Wait()
+	return serveErr
+}
+
+func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	if g != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	return mux
+}
+
+// redirectToHTTPS sends plain-HTTP visitors to the same URL over HTTPS.
+func redirectToHTTPS(httpsAddr net.Addr) http.Handler {
+	_, port, _ := net.SplitHostPort(httpsAddr.String())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	})
+}
+
+// TLSConfig returns the TLS settings for mode files: TLS 1.2 or newer,
+// HTTP/2 offered, the certificate pair loaded from disk.
+func TLSConfig(cfg *config.Config) (*tls.Config, error) {
+	if cfg.TLS.Mode != config.TLSModeFiles {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.Files.CertFile, cfg.TLS.Files.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load tls.files certFile %s and keyFile %s: %w", cfg.TLS.Files.CertFile, cfg.TLS.Files.KeyFile, err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   []string{"h2", "http/1.1"},
+	}, nil
+}
+

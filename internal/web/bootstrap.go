@@ -1,0 +1,105 @@
+// Package web serves what cobrowse-proxy itself puts in front of the
+// browser on the reserved prefix: bootstrap.js, which loads the Zoom
+// Cobrowse SDK with a site's settings baked in.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+)
+
+//go:embed assets/bootstrap.js
+var bootstrapTemplate []byte
+
+// BootstrapConfig is what bootstrap.js needs to know about a site.
+type BootstrapConfig struct {
+	// SDKURL is the Zoom SDK's CDN URL, key and version included.
+	SDKURL string `json:"sdkUrl"`
+	// Prefix is the reserved path prefix, for later calls to the proxy.
+	Prefix string `json:"prefix"`
+	// Settings are the init settings passed to ZoomCobrowseSDK.init,
+	// masking included.
+	Settings map[string]any `json:"settings"`
+}
+
+// Bootstrap is a site's bootstrap.js, rendered once at start-up.
+type Bootstrap struct {
+	body    []byte
+	encoded map[string][]byte // by content coding
+	version string
+}
+
+// offered are the codings bootstrap.js is pre-encoded in.
+var offered = []string{"zstd", "br", "gzip"}
+
+// NewBootstrap renders bootstrap.js for one site and pre-encodes it.
+func NewBootstrap(cfg BootstrapConfig, codecs *encoding.Codecs) (*Bootstrap, error) {
+	if cfg.Settings == nil {
+		cfg.Settings = map[string]any{}
+	}
+	// json.Marshal escapes <, > and & and U+2028/2029, so the result is a
+	// valid JavaScript expression that cannot close a script element.
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("render bootstrap.js settings: %w", err)
+	}
+	body := bytes.Replace(bootstrapTemplate, []byte("__CONFIG__"), js, 1)
+	sum := sha256.Sum256(body)
+	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6])}
+	for _, coding := range offered {
+		var buf bytes.Buffer
+		enc, err := codecs.NewWriter(coding, &buf)
+		if err != nil {
+			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+		}
+		if _, err := enc.Write(body); err != nil {
+			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+		}
+		b.encoded[coding] = buf.Bytes()
+	}
+	return b, nil
+}
+
+// Version is a short hash of the script; the loader tag carries it as ?v=
+// so browsers may cache the script for long and still see every change.
+func (b *Bootstrap) Version() string { return b.version }
+
+// Size returns the script's size, plain and gzipped.
+func (b *Bootstrap) Size() (plain, gzipped int) { return len(b.body), len(b.encoded["gzip"]) }
+
+// ServeHTTP serves the script (GET and HEAD), compressed as the client
+// accepts, with an ETag so revalidation costs a 304.
+func (b *Bootstrap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept-Encoding")
+	if r.URL.Query().Get("v") == b.version {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	body, etag := b.body, `"`+b.version+`"`
+	if coding := encoding.Negotiate(r.Header.Values("Accept-Encoding"), ""); b.encoded[coding] != nil {
+		body, etag = b.encoded[coding], `"`+b.version+`-`+coding+`"`
+		h.Set("Content-Encoding", coding)
+	}
+	h.Set("ETag", etag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
