@@ -36,8 +36,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	log := newLogger(stderr, level, "text")
 
-	key, fromEnv := os.LookupEnv("ZOOM_SDK_KEY")
-	if !fromEnv || key == "" {
+	key := os.Getenv("ZOOM_SDK_KEY")
+	fromEnv := key != ""
+	if !fromEnv {
 		key = placeholderSDKKey
 	}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -90,7 +91,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 
 // printConfigErrors lists every problem in the config, one per line.
 func printConfigErrors(w io.Writer, path string, err error) {
-	if es, ok := err.(config.Errors); ok {
+	var es config.Errors
+	if errors.As(err, &es) {
 		fmt.Fprintf(w, "%s: %d problem(s):\n", path, len(es))
 		for _, e := range es {
 			fmt.Fprintf(w, "  %s\n", e.Error())

@@ -198,4 +198,3 @@ func TLSConfig(cfg *config.Config) (*tls.Config, error) {
 		NextProtos:   []string{"h2", "http/1.1"},
 	}, nil
 }
-
