@@ -1,0 +1,37 @@
+# The one command that runs the tests: make test
+GO        ?= go
+FUZZTIME  ?= 10s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: test vet fmt-check unit fuzz bench build demo
+
+## test: formatting, vet, unit/integration tests with the race detector, bounded fuzzing
+test: fmt-check vet unit fuzz
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (the seed corpus also runs in unit)
+fuzz:
+	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzRewriterLossless$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParse$$'            -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNegotiate$$'        -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNormalize$$'        -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzDecode$$'           -fuzztime=$(FUZZTIME)
+
+## bench: micro-benchmarks of the hot paths
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./internal/inject ./internal/encoding
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/cobrowse-proxy ./cmd/cobrowse-proxy
+
+demo:
+	$(GO) run ./cmd/cobrowse-proxy demo
