@@ -119,12 +119,14 @@ func contentTypeReason(ct string) string {
 	if !strings.EqualFold(base, "text/html") && !strings.EqualFold(base, "application/xhtml+xml") {
 		return ReasonContentType
 	}
-	if params == "" {
+	if params == "" || !mentionsWideCharset(params) {
+		// Browsers render malformed parameters as HTML too, so only a
+		// charset the tokenizer cannot read is reason to skip.
 		return ""
 	}
 	_, ps, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return ReasonContentType
+		return ReasonCharset // a wide charset we cannot be sure about
 	}
 	cs := strings.ToLower(ps["charset"])
 	if strings.HasPrefix(cs, "utf-16") || strings.HasPrefix(cs, "utf-32") ||
@@ -134,12 +136,35 @@ func contentTypeReason(ct string) string {
 	return ""
 }
 
+// mentionsWideCharset is a cheap, allocation-free pre-check for charsets
+// that are not ASCII-compatible.
+func mentionsWideCharset(params string) bool {
+	for _, cs := range [...]string{"utf-16", "utf-32", "ucs-2", "unicode", "utf-7"} {
+		if containsFold(params, cs) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII sub,
+// ignoring ASCII case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // isFragmentRequest recognises requests that libraries make for partial
 // HTML, for browsers and servers that send no Sec-Fetch headers.
 func isFragmentRequest(h http.Header) bool {
-	return h.Get("HX-Request") != "" || // htmx
+	// Canonical spellings, so Header.Get does not allocate.
+	return h.Get("Hx-Request") != "" || // htmx
 		h.Get("Turbo-Frame") != "" || // Hotwire Turbo
 		h.Get("X-Up-Target") != "" || // Unpoly
-		h.Get("X-PJAX") != "" ||
+		h.Get("X-Pjax") != "" ||
 		strings.EqualFold(h.Get("X-Requested-With"), "XMLHttpRequest")
 }

@@ -77,7 +77,9 @@ func TestDecide(t *testing.T) {
 		{name: "text/html-ish prefix", resH: hdr{"Content-Type": "text/htmlx"}, want: Decision{Reason: ReasonContentType}},
 		{name: "image/svg+xml", resH: hdr{"Content-Type": "image/svg+xml"}, want: Decision{Reason: ReasonContentType}},
 		{name: "missing content type", resH: hdr{}, want: Decision{Reason: ReasonContentType}},
-		{name: "malformed params", resH: hdr{"Content-Type": "text/html; charset"}, want: Decision{Reason: ReasonContentType}},
+		// Browsers render these as HTML, so they are injected.
+		{name: "malformed params", resH: hdr{"Content-Type": "text/html; charset"}, want: Decision{Inject: true}},
+		{name: "malformed params with wide charset", resH: hdr{"Content-Type": "text/html;;charset=utf-16"}, want: Decision{Reason: ReasonCharset}},
 		{name: "utf-16", resH: hdr{"Content-Type": "text/html;charset=utf-16"}, want: Decision{Reason: ReasonCharset}},
 		{name: "UTF-16LE quoted", resH: hdr{"Content-Type": `text/html; charset="UTF-16LE"`}, want: Decision{Reason: ReasonCharset}},
 		{name: "utf-16be", resH: hdr{"Content-Type": "text/html; charset=utf-16be"}, want: Decision{Reason: ReasonCharset}},
@@ -120,11 +122,11 @@ func TestDecide(t *testing.T) {
 		{name: "dest iframe, iframes off", reqH: hdr{"Sec-Fetch-Dest": "iframe"}, policy: &noIframes, want: Decision{Reason: ReasonIframe}},
 		{name: "dest frame, iframes off", reqH: hdr{"Sec-Fetch-Dest": "frame"}, policy: &noIframes, want: Decision{Reason: ReasonIframe}},
 		{name: "dest document, iframes off", reqH: hdr{"Sec-Fetch-Dest": "document"}, policy: &noIframes, want: Decision{Inject: true}},
-		{name: "no sec-fetch-dest", reqH: hdr{}, want: Decision{Inject: true, RequireDocument: true}},
+		{name: "no sec-fetch-dest", reqH: hdr{}, want: Decision{Inject: true}},
 		{name: "sec-fetch-dest empty (fetch)", reqH: hdr{"Sec-Fetch-Dest": "empty"}, want: Decision{Reason: ReasonNotNavigation}},
 		{name: "sec-fetch-dest script", reqH: hdr{"Sec-Fetch-Dest": "script"}, want: Decision{Reason: ReasonNotNavigation}},
 		{name: "sec-fetch-dest object", reqH: hdr{"Sec-Fetch-Dest": "object"}, want: Decision{Reason: ReasonNotNavigation}},
-		{name: "sec-fetch-dest empty string", reqH: hdr{"Sec-Fetch-Dest": ""}, want: Decision{Inject: true, RequireDocument: true}},
+		{name: "sec-fetch-dest empty string", reqH: hdr{"Sec-Fetch-Dest": ""}, want: Decision{Inject: true}},
 	}
 
 	seen := map[string]bool{}

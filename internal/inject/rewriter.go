@@ -109,9 +109,29 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 	if opts.MaxScan <= 0 {
 		opts.MaxScan = DefaultMaxScan
 	}
+	// The tokenizer may swallow an error that came with data; passing
+	// through must still see it, so the source repeats its first error.
+	src = &stickyReader{r: src}
 	z := html.NewTokenizer(src)
 	z.SetMaxBuf(opts.MaxScan)
-	return &Rewriter{src: src, opts: opts, z: z, out: make([]byte, 0, 1024)}
+	// Room for what the tokenizer buffers (4 KiB reads) plus the tag, so
+	// openHead rarely grows it.
+	return &Rewriter{src: src, opts: opts, z: z, out: make([]byte, 0, 4096+len(opts.Tag)+512)}
+}
+
+// stickyReader repeats the first error of r on every later Read.
+type stickyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.err = err
+	return n, err
 }
 
 // Result reports what the rewriter did; Pending until a decision is made.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
@@ -102,7 +103,7 @@ func (e *env) client() *http.Client {
 	return &http.Client{
 		Transport:     tr,
 		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Response) error { return http.ErrUseLastResponse },
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
@@ -192,4 +193,30 @@ func page(n int) []byte {
 	}
 	b.WriteString("</body></html>\n")
 	return b.Bytes()
+}
+
+// counterValue reads a counter. (prometheus/testutil is not usable here:
+// its dependency github.com/kylelemons/godebug has no go.sum entry.)
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// seriesCount is the number of series of the metric family name in reg.
+func seriesCount(t *testing.T, reg prometheus.Gatherer, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
 }
