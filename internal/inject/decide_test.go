@@ -122,11 +122,11 @@ func TestDecide(t *testing.T) {
 		{name: "dest iframe, iframes off", reqH: hdr{"Sec-Fetch-Dest": "iframe"}, policy: &noIframes, want: Decision{Reason: ReasonIframe}},
 		{name: "dest frame, iframes off", reqH: hdr{"Sec-Fetch-Dest": "frame"}, policy: &noIframes, want: Decision{Reason: ReasonIframe}},
 		{name: "dest document, iframes off", reqH: hdr{"Sec-Fetch-Dest": "document"}, policy: &noIframes, want: Decision{Inject: true}},
-		{name: "no sec-fetch-dest", reqH: hdr{}, want: Decision{Inject: true}},
+		{name: "no sec-fetch-dest", reqH: hdr{}, want: Decision{Inject: true, RequireDocument: true}},
 		{name: "sec-fetch-dest empty (fetch)", reqH: hdr{"Sec-Fetch-Dest": "empty"}, want: Decision{Reason: ReasonNotNavigation}},
 		{name: "sec-fetch-dest script", reqH: hdr{"Sec-Fetch-Dest": "script"}, want: Decision{Reason: ReasonNotNavigation}},
 		{name: "sec-fetch-dest object", reqH: hdr{"Sec-Fetch-Dest": "object"}, want: Decision{Reason: ReasonNotNavigation}},
-		{name: "sec-fetch-dest empty string", reqH: hdr{"Sec-Fetch-Dest": ""}, want: Decision{Inject: true}},
+		{name: "sec-fetch-dest empty string", reqH: hdr{"Sec-Fetch-Dest": ""}, want: Decision{Inject: true, RequireDocument: true}},
 	}
 
 	seen := map[string]bool{}

@@ -68,10 +68,9 @@ func TestUpstreamErrors(t *testing.T) {
 	}
 }
 
-// TestWebsocketThroughProxy: the upgrade is forwarded and messages flow both
-// ways.
-func TestWebsocketThroughProxy(t *testing.T) {
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// echoServer is a websocket upstream that echoes each message back.
+func echoServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 		if err != nil {
 			return
@@ -87,13 +86,17 @@ func TestWebsocketThroughProxy(t *testing.T) {
 			}
 		}
 	}))
-	defer up.Close()
-	e := newEnv(t, up.URL, nil)
+}
+
+// wsRoundTrips dials the proxy as siteHost and checks the echo both ways.
+func wsRoundTrips(t *testing.T, e *env) {
+	t.Helper()
 	ctx := testCtx(t)
 	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.proxy.URL, "http")+"/ws", &websocket.DialOptions{Host: siteHost})
 	if err != nil {
 		t.Fatalf("dial through proxy: %v", err)
 	}
+	defer conn.CloseNow()
 	if res.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", res.StatusCode)
 	}
@@ -109,9 +112,26 @@ func TestWebsocketThroughProxy(t *testing.T) {
 			t.Fatalf("echo %q…", got[:min(len(got), 20)])
 		}
 	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Errorf("close handshake through proxy: %v", err)
+	}
+}
 
-	// The exchange is counted as what it was: 101, not 499 "client gone".
+// TestWebsocketThroughProxy: the upgrade is forwarded and messages flow both
+// ways.
+func TestWebsocketThroughProxy(t *testing.T) {
+	up := echoServer()
+	defer up.Close()
+	wsRoundTrips(t, newEnv(t, up.URL, nil))
+}
+
+// TestWebsocketCountedAs101: an upgraded exchange is counted (and logged) as
+// 101, not as 499 "client went away".
+func TestWebsocketCountedAs101(t *testing.T) {
+	up := echoServer()
+	defer up.Close()
+	e := newEnv(t, up.URL, nil)
+	wsRoundTrips(t, e)
 	eventually(t, "requests_total series", func() bool { return seriesCount(t, e.reg, "cobrowse_proxy_requests_total") > 0 })
 	if got := counterValue(t, e.m.Requests.WithLabelValues("shop", "101")); got != 1 {
 		t.Errorf("requests_total{code=101} = %v, want 1 (code=499: %v)", got,
@@ -239,7 +259,7 @@ func TestForwardedHeaders(t *testing.T) {
 			}
 			// From a trusted peer ReverseProxy (Rewrite mode) drops Forwarded
 			// before our hook runs; the tests do not pin that down.
-			if _, ok := s.hdr["Forwarded"]; c.trusted == nil && ok != c.wantFwd {
+			if _, ok := s.hdr["Forwarded"]; c.name != "trusted peer" && ok != c.wantFwd {
 				t.Errorf("Forwarded present=%v (%q), want %v", ok, s.hdr.Get("Forwarded"), c.wantFwd)
 			}
 			if s.host != c.wantHost {
