@@ -232,4 +232,3 @@ func BenchmarkFirstByte(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-head")
 }
-

@@ -8,9 +8,11 @@ import (
 )
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto on the outbound
-// request. From a trusted proxy the chain it sent is kept and extended;
-// from anyone else those headers, and Forwarded, are replaced so a client
-// cannot forge its address or the scheme the site sees.
+// request. From a trusted proxy the chain it sent is kept and extended, and
+// its Forwarded header is passed on; from anyone else those headers are
+// replaced and Forwarded is dropped (ReverseProxy already removed it from
+// the outbound request), so a client cannot forge its address or the
+// scheme the site sees.
 func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 	in, out := pr.In, pr.Out
 	peer, _ := peerIP(in)
@@ -44,8 +46,9 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 		if v := in.Header.Get("X-Forwarded-Proto"); v == "http" || v == "https" {
 			proto = v
 		}
-	} else {
-		out.Header.Del("Forwarded")
+		if fwd := in.Header.Values("Forwarded"); len(fwd) > 0 {
+			out.Header["Forwarded"] = fwd
+		}
 	}
 	if xff != "" {
 		out.Header.Set("X-Forwarded-For", xff)

@@ -67,12 +67,12 @@ type ctxKey struct{}
 
 // exchange is the per-request state shared by the ReverseProxy hooks.
 type exchange struct {
-	site      *Site
-	id        string
-	path      string // the client's path, before any upstream prefix
-	start     time.Time
-	decision  string // injection outcome, for the log
-	errorKind string
+	site     *Site
+	id       string
+	path     string // the client's path, before any upstream prefix
+	start    time.Time
+	decision string // injection outcome, for the log
+	upgraded bool   // the upstream switched protocols (websocket)
 }
 
 // New returns a Proxy.
@@ -103,22 +103,47 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", x.id)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		// ReverseProxy panics with http.ErrAbortHandler when the body copy
+		// fails (corrupt encoding, upstream reset): account for it, then let
+		// the server abort the connection.
+		v := recover()
+		if v != nil {
+			p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, "aborted").Inc()
+		}
+		p.account(x, r, sw.code, v != nil)
+		if v != nil {
+			panic(v)
+		}
+	}()
 	p.rp.ServeHTTP(sw, r)
+}
 
-	code := sw.code
-	if code == 0 { // the client went away, or the body copy was aborted
+// account records one finished request in the metrics and the debug log.
+func (p *Proxy) account(x *exchange, r *http.Request, code int, aborted bool) {
+	switch {
+	case code == 0 && x.upgraded:
+		code = http.StatusSwitchingProtocols // ReverseProxy writes the 101 on the hijacked connection
+	case code == 0: // the client went away before headers
 		code = 499
 	}
-	p.opts.Metrics.Requests.WithLabelValues(site.Name, strconv.Itoa(code)).Inc()
+	p.opts.Metrics.Requests.WithLabelValues(x.site.Name, strconv.Itoa(code)).Inc()
+	if !p.log.Enabled(r.Context(), slog.LevelDebug) && !aborted {
+		return
+	}
 	attrs := []slog.Attr{
-		slog.String("request_id", x.id), slog.String("site", site.Name),
+		slog.String("request_id", x.id), slog.String("site", x.site.Name),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.Int("status", code), slog.Duration("duration", time.Since(x.start)),
 	}
 	if x.decision != "" {
 		attrs = append(attrs, slog.String("inject", x.decision))
 	}
-	p.log.LogAttrs(r.Context(), slog.LevelDebug, "proxied", attrs...)
+	level, msg := slog.LevelDebug, "proxied"
+	if aborted {
+		level, msg = slog.LevelWarn, "response aborted: the upstream body failed mid-stream"
+	}
+	p.log.LogAttrs(r.Context(), level, msg, attrs...)
 }
 
 func exchangeOf(ctx context.Context) *exchange {

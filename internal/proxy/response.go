@@ -19,7 +19,11 @@ import (
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	x := exchangeOf(res.Request.Context())
 	p.opts.Metrics.Duration.WithLabelValues(x.site.Name).Observe(time.Since(x.start).Seconds())
-	if res.StatusCode == http.StatusSwitchingProtocols || !looksHTML(res.Header.Get("Content-Type")) {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		x.upgraded = true
+		return nil
+	}
+	if !looksHTML(res.Header.Get("Content-Type")) {
 		return nil // the common non-HTML case, without further work
 	}
 	req := res.Request

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -171,12 +172,15 @@ func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
 func redirectToHTTPS(httpsAddr net.Addr) http.Handler {
 	_, port, _ := net.SplitHostPort(httpsAddr.String())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
 		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 		if port != "443" {
 			host = net.JoinHostPort(host, port)
+		} else if strings.Contains(host, ":") {
+			host = "[" + host + "]"
 		}
 		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})

@@ -1,0 +1,221 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+)
+
+// countingUpstream records every request it gets.
+type countingUpstream struct {
+	*httptest.Server
+	n     atomic.Int64
+	mu    sync.Mutex
+	paths []string
+}
+
+func newCountingUpstream(t *testing.T) *countingUpstream {
+	u := &countingUpstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.n.Add(1)
+		u.mu.Lock()
+		u.paths = append(u.paths, r.URL.Path)
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("upstream " + r.URL.Path))
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func baseConfig(upstream string) *config.Config {
+	return &config.Config{
+		Listen: config.Listen{HTTP: "127.0.0.1:0", Admin: "127.0.0.1:0"},
+		Zoom:   config.Zoom{SDKKey: "key-123", SDKSecret: "s3cret-value", CDN: "https://cdn.example.net/sdk"},
+		Masking: config.Masking{
+			Selectors:  []string{".card-number", "#ssn"},
+			Attributes: []string{"data-private"},
+		},
+		Sites: []config.Site{
+			{Name: "shop", Hosts: []string{"shop.example.com", "*.example.com"}, Upstream: upstream,
+				Masking: config.SiteMasking{Selectors: []string{".site-only"}}},
+		},
+	}
+}
+
+func newProxy(t *testing.T, cfg *config.Config) *httptest.Server {
+	t.Helper()
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	h, err := server.NewHandler(cfg, slog.New(slog.DiscardHandler), metrics.New(reg, "test"), encoding.New(encoding.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func get(t *testing.T, base, host, path string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
+}
+
+// TestRouterHosts: only configured hosts are proxied; anything else is
+// refused without a request reaching the upstream.
+func TestRouterHosts(t *testing.T) {
+	for _, status := range []int{0, 404} {
+		up := newCountingUpstream(t)
+		cfg := baseConfig(up.URL)
+		cfg.Sites[0].Hosts = append(cfg.Sites[0].Hosts, "::1", "Mixed.Example.ORG.")
+		cfg.Proxy.UnknownHostStatus = status
+		ps := newProxy(t, cfg)
+		refused := cfg.Proxy.UnknownHostStatus
+		for _, c := range []struct {
+			host  string
+			proxy bool
+		}{
+			{"shop.example.com", true},
+			{"shop.example.com:8080", true},
+			{"SHOP.Example.COM", true},
+			{"shop.example.com.", true},
+			{"shop.example.com.:443", true},
+			{"a.example.com", true},
+			{"a.b.example.com", true},
+			{"mixed.example.org", true},
+			{"[::1]:8080", true},
+			{"example.com", false},
+			{"notexample.com", false},
+			{"example.com.evil.net", false},
+			{"shop.example.co", false},
+			{"127.0.0.1", false},
+			{"evil.net", false},
+		} {
+			before := up.n.Load()
+			res, body := get(t, ps.URL, c.host, "/x", nil)
+			after := up.n.Load()
+			if c.proxy {
+				if res.StatusCode != 200 || string(body) != "upstream /x" || after != before+1 {
+					t.Errorf("status %d Host %q: got %d %q, upstream requests +%d; want proxied", status, c.host, res.StatusCode, body, after-before)
+				}
+				continue
+			}
+			if res.StatusCode != refused {
+				t.Errorf("Host %q: status %d, want %d", c.host, res.StatusCode, refused)
+			}
+			if after != before {
+				t.Errorf("Host %q: upstream got %d request(s); an unknown host must never be forwarded", c.host, after-before)
+			}
+		}
+	}
+}
+
+// TestReservedPrefix: the proxy answers its own prefix and never forwards
+// it; a path that merely starts with the same letters is the site's.
+func TestReservedPrefix(t *testing.T) {
+	up := newCountingUpstream(t)
+	cfg := baseConfig(up.URL)
+	ps := newProxy(t, cfg)
+	host := "shop.example.com"
+
+	res, body := get(t, ps.URL, host, "/__cobrowse/bootstrap.js", nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("bootstrap.js: %d", res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") && !strings.HasPrefix(ct, "application/javascript") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	js := string(body)
+	for _, want := range []string{
+		"https://cdn.example.net/sdk/key-123/js", // SDK URL from config
+		".card-number", "#ssn", ".site-only",     // central + site masking
+		`input[type=\"password\"]`, // auto-masked inputs (JSON-escaped)
+		"data-private",
+	} {
+		if !strings.Contains(js, want) && !strings.Contains(js, strings.ReplaceAll(want, `\"`, `\u0022`)) {
+			t.Errorf("bootstrap.js lacks %q", want)
+		}
+	}
+	if strings.Contains(js, "s3cret-value") {
+		t.Error("bootstrap.js contains the SDK secret")
+	}
+	etag := res.Header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on bootstrap.js")
+	}
+
+	res, body = get(t, ps.URL, host, "/__cobrowse/bootstrap.js", map[string]string{"If-None-Match": etag})
+	if res.StatusCode != 304 || len(body) != 0 {
+		t.Errorf("revalidation: %d with %d bytes, want 304", res.StatusCode, len(body))
+	}
+
+	res, body = get(t, ps.URL, host, "/__cobrowse/bootstrap.js", map[string]string{"Accept-Encoding": "gzip"})
+	if res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q, want gzip", res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || string(plain) != js {
+		t.Errorf("gzip bootstrap.js does not decode to the plain one (err %v)", err)
+	}
+	if res.Header.Get("ETag") == etag {
+		t.Error("gzip variant has the same ETag as the identity one")
+	}
+
+	for _, p := range []string{"/__cobrowse/other", "/__cobrowse", "/__cobrowse/", "/__cobrowse/bootstrap.js/x", "/__cobrowse/token/../bootstrap.jsx"} {
+		res, _ := get(t, ps.URL, host, p, nil)
+		if res.StatusCode != 404 {
+			t.Errorf("%s: status %d, want 404", p, res.StatusCode)
+		}
+	}
+	if n := up.n.Load(); n != 0 {
+		t.Fatalf("upstream got %d request(s) for the reserved prefix: %v", n, up.paths)
+	}
+
+	for _, p := range []string{"/__cobrowsefoo", "/__cobrowse.js", "/x/__cobrowse/bootstrap.js"} {
+		res, body := get(t, ps.URL, host, p, nil)
+		if res.StatusCode != 200 || string(body) != "upstream "+p {
+			t.Errorf("%s: %d %q, want it forwarded upstream", p, res.StatusCode, body)
+		}
+	}
+}
