@@ -3,10 +3,11 @@ GO        ?= go
 FUZZTIME  ?= 10s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test vet fmt-check unit fuzz bench build demo
+.PHONY: test vet fmt-check unit fuzz bench bench-smoke build demo
 
-## test: formatting, vet, unit/integration tests with the race detector, bounded fuzzing
-test: fmt-check vet unit fuzz
+## test: formatting, vet, unit/integration tests with the race detector,
+## bounded fuzzing, and one pass of every benchmark so none of them rots
+test: fmt-check vet unit fuzz bench-smoke
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -25,6 +26,9 @@ fuzz:
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNegotiate$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNormalize$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzDecode$$'           -fuzztime=$(FUZZTIME)
+
+bench-smoke:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
 
 ## bench: micro-benchmarks of the hot paths
 bench:
