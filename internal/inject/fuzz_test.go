@@ -10,22 +10,6 @@ import (
 	"golang.org/x/net/html"
 )
 
-// fuzzChunkReader returns at most n bytes per Read.
-type fuzzChunkReader struct {
-	b []byte
-	n int
-}
-
-func (c *fuzzChunkReader) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	n := min(len(p), c.n, len(c.b))
-	copy(p, c.b[:n])
-	c.b = c.b[n:]
-	return n, nil
-}
-
 // tokenBoundaries returns the offsets in b at which x/net/html's tokenizer
 // starts a token (including 0 and the end of the last token), up to limit.
 func tokenBoundaries(b []byte, limit int) map[int]bool {
@@ -80,7 +64,7 @@ func FuzzRewriterLossless(f *testing.F) {
 			RequireDocument: requireDoc,
 			MaxScan:         maxScan,
 		}
-		rw := NewRewriter(&fuzzChunkReader{b: in, n: int(k) + 1}, opts)
+		rw := NewRewriter(&chunkReader{b: in, n: int(k) + 1}, opts)
 		out, err := io.ReadAll(rw)
 		if err != nil {
 			t.Fatalf("ReadAll: %v", err)
