@@ -1,0 +1,312 @@
+package token
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIdentityHeader: the header counts only from a peer within From, the
+// peer is the raw connection (X-Forwarded-For cannot fake it), and the
+// agent's identity comes from the headers, not the body.
+func TestIdentityHeader(t *testing.T) {
+	idOpts := func(from string) func(*Options) {
+		return func(o *Options) {
+			o.Agent.Identity = IdentityHeader{Header: "X-Forwarded-Email", NameHeader: "X-Forwarded-Preferred-Username",
+				From: []netip.Prefix{netip.MustParsePrefix(from)}}
+		}
+	}
+	tests := []struct {
+		name     string
+		from     string // the auth proxy's network; the test peer is 127.0.0.1
+		hdr      map[string]string
+		status   int
+		wantID   string
+		wantName string
+	}{
+		{"trusted peer", "127.0.0.0/8", map[string]string{"X-Forwarded-Email": "alice@example.com", "X-Forwarded-Preferred-Username": "Alice\u202e  A."},
+			200, "alice@example.com", "Alice A."},
+		{"trusted peer, no name header", "127.0.0.1/32", map[string]string{"X-Forwarded-Email": "bob@example.com"}, 200, "bob@example.com", "bob@example.com"},
+		{"trusted peer, empty identity", "127.0.0.0/8", map[string]string{"X-Forwarded-Email": "  "}, 401, "", ""},
+		{"untrusted peer", "10.0.0.0/8", map[string]string{"X-Forwarded-Email": "alice@example.com"}, 401, "", ""},
+		{"untrusted peer spoofing X-Forwarded-For", "10.0.0.0/8", map[string]string{"X-Forwarded-Email": "alice@example.com",
+			"X-Forwarded-For": "10.0.0.5", "X-Real-Ip": "10.0.0.5", "Forwarded": "for=10.0.0.5"}, 401, "", ""},
+		{"trusted peer, cross-site browser request", "127.0.0.0/8", map[string]string{"X-Forwarded-Email": "alice@example.com",
+			"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, idOpts(tt.from))
+			hdr := map[string]string{}
+			for k, v := range tt.hdr {
+				hdr[k] = v
+			}
+			r := e.do(http.MethodPost, DefaultPrefix+"/token", "application/json", `{"role":2,"userId":"mallory","userName":"Mallory"}`, hdr)
+			if r.status != tt.status {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
+			}
+			if r.status != 200 {
+				return
+			}
+			_, cl := verifyJWT(t, r.token(t).Token, []byte(testSecret))
+			if str(t, cl, "user_id") != tt.wantID || str(t, cl, "user_name") != tt.wantName || num(t, cl, "role_type") != 2 {
+				t.Fatalf("claims user_id %s user_name %s", cl["user_id"], cl["user_name"])
+			}
+		})
+	}
+}
+
+// TestConstantTimeCompare: hashes are compared by subtle.ConstantTimeCompare,
+// and against every configured hash whichever one matches.
+func TestConstantTimeCompare(t *testing.T) {
+	keys := []AgentKey{{"a", HashKey("ka")}, {"b", HashKey("kb")}, {"c", HashKey("kc")}}
+	a := NewAgentAuth(keys, IdentityHeader{}, nil, nil)
+	if reflect.ValueOf(a.Compare).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
+		t.Fatal("the default comparer is not subtle.ConstantTimeCompare")
+	}
+	calls := 0
+	a.Compare = func(x, y []byte) int { calls++; return subtle.ConstantTimeCompare(x, y) }
+	for _, tt := range []struct {
+		key, want string
+		ok        bool
+	}{{"ka", "a", true}, {"kb", "b", true}, {"kc", "c", true}, {"nope", "", false}} {
+		calls = 0
+		id, ok := a.VerifyKey(tt.key)
+		if ok != tt.ok || id.UserID != tt.want {
+			t.Errorf("VerifyKey(%q) = %v %v", tt.key, id, ok)
+		}
+		if calls != len(keys) {
+			t.Errorf("VerifyKey(%q) compared %d hashes, want all %d", tt.key, calls, len(keys))
+		}
+	}
+}
+
+func TestGenerateAndHashKey(t *testing.T) {
+	k1, k2 := GenerateKey(), GenerateKey()
+	if k1 == k2 || !strings.HasPrefix(k1, KeyPrefix) || len(k1) != len(KeyPrefix)+43 {
+		t.Fatalf("keys %q %q", k1, k2)
+	}
+	// SHA-256("abc"), FIPS 180-2 test vector.
+	if HashKey("abc") != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatal("HashKey is not hex SHA-256")
+	}
+	a := NewAgentAuth([]AgentKey{{"x", strings.ToUpper(HashKey(k1))}}, IdentityHeader{}, nil, nil)
+	if _, ok := a.VerifyKey(k1); !ok {
+		t.Fatal("upper-case hash not accepted")
+	}
+}
+
+func login(e *env, key string, hdr map[string]string) resp {
+	e.t.Helper()
+	h := e.sameOrigin()
+	for k, v := range hdr {
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+	}
+	return e.do(http.MethodPost, DefaultPrefix+"/agent/login", "application/x-www-form-urlencoded", "key="+key, h)
+}
+
+func sessionCookie(t *testing.T, r resp) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == SessionCookie {
+			return c
+		}
+	}
+	t.Fatalf("no session cookie in %v", r.header)
+	return nil
+}
+
+func TestAgentLoginAndSession(t *testing.T) {
+	const key = "cbpk_desk"
+	e := newEnv(t, func(o *Options) { agentKeyOpts(key)(o); o.Agent.SessionTTL = time.Hour })
+
+	r := login(e, key, nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != DefaultPrefix+"/agent" {
+		t.Fatalf("login: %d Location %q %s", r.status, r.header.Get("Location"), r.body)
+	}
+	c := sessionCookie(t, r)
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != DefaultPrefix+"/" || c.MaxAge != 3600 {
+		t.Fatalf("cookie attributes: %+v", c)
+	}
+	agentToken := func(c *http.Cookie, hdr map[string]string) resp {
+		if hdr == nil {
+			hdr = e.sameOrigin()
+		}
+		return e.do(http.MethodPost, DefaultPrefix+"/token", "application/json", `{"role":2}`, hdr, c)
+	}
+	if r := agentToken(c, nil); r.status != 200 {
+		t.Fatalf("token with session: %d %s", r.status, r.body)
+	} else if _, cl := verifyJWT(t, r.token(t).Token, []byte(testSecret)); str(t, cl, "user_id") != "alice@example.com" {
+		t.Fatalf("user_id %s", cl["user_id"])
+	}
+	if r := agentToken(c, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}); r.status != 403 {
+		t.Fatalf("cross-site with session: %d", r.status)
+	}
+
+	tampered := func(f func(body, sig string) string) *http.Cookie {
+		body, sig, _ := strings.Cut(c.Value, ".")
+		return &http.Cookie{Name: SessionCookie, Value: f(body, sig)}
+	}
+	for name, bad := range map[string]*http.Cookie{
+		"payload changed": tampered(func(b, s string) string { return b[:len(b)-2] + "AA." + s }),
+		"signature cut":   tampered(func(b, s string) string { return b + "." + s[:10] }),
+		"no signature":    tampered(func(b, s string) string { return b }),
+		"garbage":         {Name: SessionCookie, Value: "x.y"},
+		"other key's MAC": forge(t, []byte("0123456789abcdef0123456789abcdef"), "alice@example.com", e.clock.Now()),
+	} {
+		if r := agentToken(bad, nil); r.status != 401 {
+			t.Errorf("%s: %d, want 401", name, r.status)
+		}
+	}
+
+	e.clock.Advance(time.Hour)
+	if r := agentToken(c, nil); r.status != 401 {
+		t.Fatalf("expired session: %d", r.status)
+	}
+}
+
+// forge signs a session cookie with key, as an attacker without the real
+// key would have to.
+func forge(t *testing.T, key []byte, user string, now time.Time) *http.Cookie {
+	s := NewSessions(SessionOptions{Key: key, TTL: time.Hour, Now: func() time.Time { return now }})
+	w := &headerRecorder{h: http.Header{}}
+	if err := s.Issue(w, Identity{UserID: user, UserName: user, Method: MethodKey}); err != nil {
+		t.Fatal(err)
+	}
+	return (&http.Response{Header: w.h}).Cookies()[0]
+}
+
+type headerRecorder struct{ h http.Header }
+
+func (r *headerRecorder) Header() http.Header         { return r.h }
+func (r *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *headerRecorder) WriteHeader(int)             {}
+
+// TestSessionEndsWithKeyOrSecret: removing the key from the config or
+// rotating the SDK secret ends the sessions opened before.
+func TestSessionEndsWithKeyOrSecret(t *testing.T) {
+	c := newClock()
+	sec := StaticSecret("secret-one")
+	s := NewSessions(SessionOptions{Secret: sec, TTL: time.Hour, Now: c.Now, Path: "/p/"})
+	w := &headerRecorder{h: http.Header{}}
+	s.Issue(w, Identity{UserID: "alice", UserName: "Alice", Method: MethodKey})
+	req := &http.Request{Header: http.Header{"Cookie": {w.h.Get("Set-Cookie")}}}
+
+	withKey := NewAgentAuth([]AgentKey{{"alice", HashKey("k")}}, IdentityHeader{}, nil, s)
+	if id, ok := withKey.Authenticate(req); !ok || id.Method != MethodSession || id.Via != MethodKey || id.UserName != "Alice" {
+		t.Fatalf("session not accepted: %+v %v", id, ok)
+	}
+	without := NewAgentAuth([]AgentKey{{"bob", HashKey("k2")}}, IdentityHeader{}, nil, s)
+	if _, ok := without.Authenticate(req); ok {
+		t.Fatal("session of a removed key accepted")
+	}
+	rotated := NewSessions(SessionOptions{Secret: StaticSecret("secret-two"), TTL: time.Hour, Now: c.Now})
+	if _, ok := rotated.Agent(req); ok {
+		t.Fatal("session accepted after the SDK secret rotated")
+	}
+	shorter := NewSessions(SessionOptions{Secret: sec, TTL: time.Minute, Now: c.Now})
+	if _, ok := shorter.Agent(req); ok {
+		t.Fatal("session longer than the configured TTL accepted")
+	}
+	// A bearer header decides alone: a wrong key is not rescued by the cookie.
+	req.Header.Set("Authorization", "Bearer wrong")
+	if _, ok := withKey.Authenticate(req); ok {
+		t.Fatal("wrong bearer key rescued by the session cookie")
+	}
+	// Insecure is only what it says.
+	w = &headerRecorder{h: http.Header{}}
+	NewSessions(SessionOptions{Secret: sec, Insecure: true}).Issue(w, Identity{UserID: "a"})
+	if ck := w.h.Get("Set-Cookie"); strings.Contains(ck, "Secure") || !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") {
+		t.Fatalf("insecure cookie: %s", ck)
+	}
+}
+
+func TestAgentLoginRefusals(t *testing.T) {
+	const key = "cbpk_desk"
+	tests := []struct {
+		name     string
+		opts     func(*Options)
+		method   string
+		ct       string
+		body     string
+		hdr      map[string]string
+		status   int
+		location string
+	}{
+		{name: "wrong key", body: "key=nope", status: 303, location: DefaultPrefix + "/agent?error=invalid_key"},
+		{name: "empty key", body: "key=", status: 303, location: DefaultPrefix + "/agent?error=invalid_key"},
+		{name: "GET", method: http.MethodGet, status: 405},
+		{name: "JSON body", ct: "application/json", body: `{"key":"x"}`, status: 415},
+		{name: "cross-site (CSRF)", body: "key=" + key, hdr: map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, status: 403},
+		{name: "no origin headers", body: "key=" + key, hdr: map[string]string{"Origin": "", "Sec-Fetch-Site": ""}, status: 403},
+		{name: "too large", body: "key=" + strings.Repeat("a", 9000), status: 413},
+		{name: "no keys configured", opts: func(*Options) {}, body: "key=" + key, status: 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := agentKeyOpts(key)
+			if tt.opts != nil {
+				opts = tt.opts
+			}
+			e := newEnv(t, opts)
+			h := e.sameOrigin()
+			for k, v := range tt.hdr {
+				if v == "" {
+					delete(h, k)
+				} else {
+					h[k] = v
+				}
+			}
+			method, ct := tt.method, tt.ct
+			if method == "" {
+				method = http.MethodPost
+			}
+			if ct == "" {
+				ct = "application/x-www-form-urlencoded"
+			}
+			r := e.do(method, DefaultPrefix+"/agent/login", ct, tt.body, h)
+			if r.status != tt.status || r.header.Get("Location") != tt.location {
+				t.Fatalf("%d Location %q %s, want %d %q", r.status, r.header.Get("Location"), r.body, tt.status, tt.location)
+			}
+			if r.header.Get("Set-Cookie") != "" {
+				t.Fatal("cookie set on a refused sign-in")
+			}
+		})
+	}
+}
+
+func TestAgentLoginRateLimit(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		agentKeyOpts("k")(o)
+		o.Agent.Rate = RateLimit{Every: time.Minute, Burst: 2}
+	})
+	for range 2 {
+		if r := login(e, "guess", nil); r.header.Get("Location") != DefaultPrefix+"/agent?error=invalid_key" {
+			t.Fatalf("%d %q", r.status, r.header.Get("Location"))
+		}
+	}
+	r := login(e, "k", nil)
+	if r.header.Get("Location") != DefaultPrefix+"/agent?error=rate_limited" || r.header.Get("Retry-After") != "60" || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("third attempt: %d %v", r.status, r.header)
+	}
+	e.clock.Advance(time.Minute)
+	if r := login(e, "k", nil); r.header.Get("Location") != DefaultPrefix+"/agent" {
+		t.Fatalf("after refill: %v", r.header)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t, agentKeyOpts("k"))
+	r := e.do(http.MethodPost, DefaultPrefix+"/agent/logout", "application/x-www-form-urlencoded", "", e.sameOrigin())
+	if c := sessionCookie(t, r); r.status != 303 || c.MaxAge >= 0 || c.Value != "" {
+		t.Fatalf("%d %+v", r.status, c)
+	}
+}

@@ -1,0 +1,128 @@
+package token
+
+import (
+	"math"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// RateLimit configures a per-client token bucket.
+type RateLimit struct {
+	// Every is the time in which one request's worth refills.
+	Every time.Duration
+	// Burst is how many requests a client may make at once.
+	Burst int
+	// MaxClients bounds how many clients are tracked; past it, idle clients
+	// are forgotten first, then arbitrary ones (see Limiter).
+	MaxClients int
+}
+
+// Limiter is a token bucket per client address. IPv4 addresses are keyed
+// as they are; IPv6 addresses by their /64, because one host usually owns a
+// whole /64 and could otherwise rotate addresses to escape the limit.
+//
+// Memory is bounded: at most MaxClients buckets are kept. A full bucket is
+// the same as no bucket, so when the map is full those are dropped first
+// (losslessly); if that frees less than a tenth of the map, arbitrary
+// buckets are dropped too, which can only make the limiter more lenient
+// toward those clients, never refuse anyone wrongly. Dropping a tenth at a
+// time keeps the cost per new client constant on average.
+type Limiter struct {
+	every time.Duration
+	burst float64
+	max   int
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[netip.Prefix]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// NewLimiter returns a limiter; now is the clock (nil: time.Now).
+func NewLimiter(l RateLimit, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{
+		every: l.Every, burst: float64(l.Burst), max: max(l.MaxClients, 1), now: now,
+		buckets: make(map[netip.Prefix]*bucket),
+	}
+}
+
+// Allow takes one request's worth from addr's bucket. When the bucket is
+// empty it returns false and how long until the next request would pass.
+func (l *Limiter) Allow(addr netip.Addr) (bool, time.Duration) {
+	key := clientKey(addr)
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.max {
+			l.evict(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	wait := time.Duration(math.Ceil((1 - b.tokens) * float64(l.every)))
+	return false, wait
+}
+
+// Len reports how many clients are tracked (for tests and a gauge).
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+func (l *Limiter) refill(b *bucket, now time.Time) {
+	if d := now.Sub(b.last); d > 0 && l.every > 0 {
+		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.every))
+	}
+	b.last = now
+}
+
+func (l *Limiter) evict(now time.Time) {
+	target := max(l.max/10, 1)
+	freed := 0
+	for k, b := range l.buckets {
+		l.refill(b, now)
+		if b.tokens >= l.burst {
+			delete(l.buckets, k)
+			freed++
+		}
+	}
+	for k := range l.buckets { // map order is unspecified: an arbitrary pick
+		if freed >= target {
+			break
+		}
+		delete(l.buckets, k)
+		freed++
+	}
+}
+
+func clientKey(a netip.Addr) netip.Prefix {
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p
+	}
+	return netip.PrefixFrom(a, a.BitLen()) // the zero Addr gives an invalid prefix: one shared bucket
+}
+
+// RetryAfter formats a wait as the whole seconds of a Retry-After header,
+// rounded up so a client that obeys it is not refused again.
+func retryAfterSeconds(d time.Duration) int64 {
+	s := int64(math.Ceil(d.Seconds()))
+	return max(s, 1)
+}

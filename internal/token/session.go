@@ -1,0 +1,191 @@
+package token
+
+import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// SessionCookie is the agent session cookie's name. It cannot use the
+// __Host- prefix, which requires Path=/, because the cookie is scoped to the
+// reserved prefix.
+const SessionCookie = "cobrowse_agent"
+
+// DefaultSessionTTL is how long an agent desk session lasts.
+const DefaultSessionTTL = 8 * time.Hour
+
+// sessionLabel is the HKDF info that separates the session key from every
+// other use of the SDK secret. Changing it signs every agent out.
+const sessionLabel = "cobrowse-proxy agent session v1"
+
+// maxCookieLen bounds the work done on a cookie before its MAC is checked.
+const maxCookieLen = 2048
+
+// Sessions issues and checks the signed agent session cookie of the agent
+// desk, so an agent types an access key once instead of on every token.
+//
+// The cookie is base64url(JSON payload) "." base64url(HMAC-SHA256). The key
+// is, unless one is configured, HKDF-SHA256 of the SDK secret with a fixed
+// label: every replica that shares the SDK secret accepts every replica's
+// cookies with nothing more to configure, the key can never be used as the
+// SDK secret itself, and rotating the SDK secret signs all agents out
+// (which is what a rotation after a leak should do). Expiry is part of the
+// signed payload and enforced here, whatever the browser keeps.
+type Sessions struct {
+	secret   SecretSource // used when key is nil
+	key      []byte
+	ttl      time.Duration
+	path     string
+	insecure bool
+	now      func() time.Time
+}
+
+// SessionOptions configure Sessions.
+type SessionOptions struct {
+	// Secret is the SDK secret the key is derived from, when Key is empty.
+	Secret SecretSource
+	// Key, when set (at least 32 bytes), signs cookies instead.
+	Key []byte
+	// TTL is the session lifetime (default DefaultSessionTTL).
+	TTL time.Duration
+	// Path is the cookie path, "{prefix}/".
+	Path string
+	// Insecure leaves the Secure attribute off. Browsers store Secure
+	// cookies from http://localhost anyway, so this is needed only for
+	// plain-HTTP development on another host name; never in production.
+	Insecure bool
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// NewSessions returns a session issuer.
+func NewSessions(o SessionOptions) *Sessions {
+	if o.TTL <= 0 {
+		o.TTL = DefaultSessionTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Path == "" {
+		o.Path = "/"
+	}
+	return &Sessions{secret: o.Secret, key: bytes.Clone(o.Key), ttl: o.TTL, path: o.Path, insecure: o.Insecure, now: o.Now}
+}
+
+type sessionPayload struct {
+	Version int    `json:"v"`
+	Sub     string `json:"sub"`
+	Name    string `json:"name"`
+	Via     string `json:"via"`
+	Iat     int64  `json:"iat"`
+	Exp     int64  `json:"exp"`
+}
+
+func (s *Sessions) signingKey() ([]byte, error) {
+	if len(s.key) > 0 {
+		return s.key, nil
+	}
+	if s.secret == nil {
+		return nil, errors.New("session key: no secret configured")
+	}
+	sec, err := s.secret.Secret()
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	defer clear(sec)
+	k, err := hkdf.Key(sha256.New, sec, nil, sessionLabel, 32)
+	if err != nil {
+		return nil, fmt.Errorf("session key: derive: %w", err)
+	}
+	return k, nil
+}
+
+func mac(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// Issue sets the session cookie for agent: HttpOnly, SameSite=Strict,
+// Secure (unless configured off), Path={prefix}/, Max-Age the session TTL.
+// It fails, setting nothing, when the signing key is unavailable.
+func (s *Sessions) Issue(w http.ResponseWriter, agent Identity) error {
+	key, err := s.signingKey()
+	if err != nil {
+		return err
+	}
+	via := agent.Method
+	if via == MethodSession {
+		via = agent.Via
+	}
+	now := s.now().Unix()
+	p := sessionPayload{Version: 1, Sub: agent.UserID, Name: agent.UserName, Via: via, Iat: now, Exp: now + int64(s.ttl/time.Second)}
+	js, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("session cookie: %w", err)
+	}
+	body := base64.RawURLEncoding.EncodeToString(js)
+	value := body + "." + base64.RawURLEncoding.EncodeToString(mac(key, body))
+	if len(value) > maxCookieLen {
+		return errors.New("session cookie: identity too long")
+	}
+	http.SetCookie(w, s.cookie(value, int(s.ttl/time.Second)))
+	return nil
+}
+
+// Clear removes the session cookie (sign-out).
+func (s *Sessions) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, s.cookie("", -1))
+}
+
+func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: SessionCookie, Value: value, Path: s.path, MaxAge: maxAge,
+		HttpOnly: true, Secure: !s.insecure, SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// Agent returns the agent of a valid, unexpired session cookie. A cookie
+// whose MAC does not verify (tampered, or signed before a secret rotation)
+// or whose signed expiry has passed is refused.
+func (s *Sessions) Agent(r *http.Request) (Identity, bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > maxCookieLen {
+		return Identity{}, false
+	}
+	body, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return Identity{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return Identity{}, false
+	}
+	key, err := s.signingKey()
+	if err != nil {
+		return Identity{}, false
+	}
+	if !hmac.Equal(got, mac(key, body)) {
+		return Identity{}, false
+	}
+	js, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return Identity{}, false
+	}
+	var p sessionPayload
+	if err := json.Unmarshal(js, &p); err != nil || p.Version != 1 {
+		return Identity{}, false
+	}
+	if now := s.now().Unix(); now >= p.Exp || p.Exp-p.Iat > int64(s.ttl/time.Second) || checkUserID(p.Sub) != nil {
+		return Identity{}, false
+	}
+	return Identity{UserID: p.Sub, UserName: CleanName(p.Name, MaxUserNameLen), Method: MethodSession, Via: p.Via}, true
+}
