@@ -4,6 +4,8 @@
 //	cobrowse-proxy run -config FILE       serve the sites in FILE
 //	cobrowse-proxy validate -config FILE  check FILE, list every problem
 //	cobrowse-proxy demo                   a demo shop behind the proxy, on loopback
+//	cobrowse-proxy token -config FILE     mint a token for debugging
+//	cobrowse-proxy hash-key               hash an agent access key for the config
 //	cobrowse-proxy version                print the version
 package main
 
@@ -29,6 +31,9 @@ Usage:
   cobrowse-proxy run -config FILE       serve the sites configured in FILE
   cobrowse-proxy validate -config FILE  check FILE and list every problem (exit 1 if any)
   cobrowse-proxy demo [-listen ADDR]    run a demo shop behind the proxy on loopback
+  cobrowse-proxy token -config FILE -role 1|2 [-user-id X] [-user-name Y]
+                                        mint a token for debugging
+  cobrowse-proxy hash-key [-generate]   hash an agent access key (read from stdin) for the config
   cobrowse-proxy version                print the version
 
 Run "cobrowse-proxy COMMAND -h" for a command's flags.
@@ -55,6 +60,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = cmdToken(args[1:], os.Stdin, stdout, stderr)
+	case "hash-key":
+		err = cmdHashKey(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "cobrowse-proxy", versionString())
 		return 0

@@ -49,6 +49,7 @@ func FuzzRewriterLossless(f *testing.F) {
 		"<!doctype html><html><title>x</title><meta http-equiv=Content-Type content=\"text/html; charset=utf-8\">",
 		"<!doctype html><html><head",
 		"<!doctype html><textarea><head></textarea>",
+		`<!doctype html><head><meta charset=utf-8><meta http-equiv="Content-Security-Policy" content="script-src 'self'"><script>x</script><style>p{}</style></head><body>`,
 		"",
 	}
 	for i, s := range seeds {
@@ -63,6 +64,11 @@ func FuzzRewriterLossless(f *testing.F) {
 			Markers:         [][]byte{[]byte("/__cobrowse/bootstrap.js")},
 			RequireDocument: requireDoc,
 			MaxScan:         maxScan,
+		}
+		if scan&1 == 1 {
+			// Scan the whole head for meta CSP tags, changing none: the
+			// output must still be the input plus the tag.
+			opts.MetaCSP = func([]byte) []byte { return nil }
 		}
 		rw := NewRewriter(&chunkReader{b: in, n: int(k) + 1}, opts)
 		out, err := io.ReadAll(rw)

@@ -34,8 +34,13 @@ func charsetEnd(head []byte) int {
 			name, hasAttr := z.TagName()
 			switch string(name) {
 			case "meta":
-				if hasAttr && declaresCharset(z) {
+				switch metaKind(z, hasAttr) {
+				case metaCharset:
 					return end
+				case metaCSP:
+					// Inserting after a policy would put the loader under
+					// it; before it, the policy does not apply to the tag.
+					return 0
 				}
 			case "title":
 				inTitle = true
@@ -55,21 +60,32 @@ func charsetEnd(head []byte) int {
 	}
 }
 
-// declaresCharset reports whether the current <meta> tag declares the
-// document's character encoding.
-func declaresCharset(z *html.Tokenizer) bool {
-	for {
-		key, val, more := z.TagAttr()
+type metaType int
+
+const (
+	metaOther metaType = iota
+	metaCharset
+	metaCSP
+)
+
+// metaKind says whether the current <meta> tag declares the document's
+// character encoding or a Content-Security-Policy.
+func metaKind(z *html.Tokenizer, hasAttr bool) metaType {
+	for more := hasAttr; more; {
+		var key, val []byte
+		key, val, more = z.TagAttr()
 		switch string(key) {
 		case "charset":
-			return true
+			return metaCharset
 		case "http-equiv":
-			if bytes.EqualFold(bytes.TrimSpace(val), []byte("content-type")) {
-				return true
+			v := bytes.TrimSpace(val)
+			switch {
+			case bytes.EqualFold(v, []byte("content-type")):
+				return metaCharset
+			case bytes.EqualFold(v, []byte("content-security-policy")):
+				return metaCSP
 			}
 		}
-		if !more {
-			return false
-		}
 	}
+	return metaOther
 }

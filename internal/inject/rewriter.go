@@ -76,6 +76,12 @@ type Options struct {
 	// MaxScan bounds the bytes tokenized before the head opens, and the size
 	// of any single token. The default is 64 KiB.
 	MaxScan int
+	// MetaCSP, when set, is given the content of every
+	// <meta http-equiv="Content-Security-Policy"> in the head and returns
+	// the policy to put in its place (nil: leave the tag as it is). The
+	// rewriter then tokenizes the rest of the head too (within MaxScan);
+	// only that attribute value changes.
+	MetaCSP func(policy []byte) []byte
 }
 
 // DefaultMaxScan is the scan limit when Options.MaxScan is zero.
@@ -99,6 +105,11 @@ type Rewriter struct {
 
 	scanned     int  // bytes consumed by the tokenizer so far
 	significant bool // a significant token (doctype or element) has been seen
+	inHead      bool // the tag is placed (or pending); scanning the head for meta CSP
+	rawText     bool // the next text token is the content of script/style/title...
+	headStart   int  // scanned when the head opened
+	tagAt       int  // with pendingTag: insert the tag when scanned reaches this
+	pendingTag  bool
 	passthrough bool // decision made: copy the rest of src as is
 	err         error
 	result      Result
@@ -166,8 +177,13 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 	}
 }
 
-// step consumes one token before the head opens.
+// step consumes one token before the head opens (or, with MetaCSP, before
+// the head ends).
 func (r *Rewriter) step() {
+	if r.inHead {
+		r.stepHead()
+		return
+	}
 	tt := r.z.Next()
 	// Copy the raw bytes first: TagName and TagAttr lower-case the
 	// tokenizer's buffer in place.
@@ -241,23 +257,137 @@ func (r *Rewriter) step() {
 
 // openHead inserts the tag where the head opens (offset at of r.out), or
 // just after a charset declaration that closely follows in bytes that have
-// already arrived, and switches to pass-through.
+// already arrived. Without MetaCSP it then switches to pass-through.
 func (r *Rewriter) openHead(at int) {
-	// The tokenizer's buffer is overwritten by its next read, and it reads
-	// no more: from here on everything comes from r.out, then from src.
-	r.out = append(r.out, r.z.Buffered()...)
-	r.z = nil
-	r.passthrough = true
-	if r.hasMarker(r.out) {
-		r.result = AlreadyInjected
+	// view is r.out followed by the bytes the tokenizer holds but has not
+	// consumed; it shares r.out's array and is only read before r.out grows.
+	view := append(r.out, r.z.Buffered()...)
+	if r.hasMarker(view) {
+		r.finish(AlreadyInjected, nil)
 		return
 	}
-	pos := at + charsetEnd(r.out[at:])
+	pos := at + charsetEnd(view[at:])
+	r.result = Injected
+	if r.opts.MetaCSP == nil {
+		// The tokenizer reads no more: from here on everything comes from
+		// r.out, then from src.
+		r.out = view
+		r.z = nil
+		r.passthrough = true
+		r.insertAt(pos)
+		return
+	}
+	r.inHead, r.headStart = true, r.scanned
+	if pos <= len(r.out) {
+		r.insertAt(pos)
+	} else {
+		// After a charset declaration the tokenizer has not consumed yet.
+		r.pendingTag, r.tagAt = true, r.scanned+pos-len(r.out)
+	}
+}
+
+// insertAt inserts the tag at offset pos of r.out.
+func (r *Rewriter) insertAt(pos int) {
 	tag := r.opts.Tag
 	r.out = append(r.out, tag...)           // grow once
 	copy(r.out[pos+len(tag):], r.out[pos:]) // shift the tail right
 	copy(r.out[pos:], tag)
-	r.result = Injected
+	r.pendingTag = false
+}
+
+// stepHead consumes one token of the head after the tag's place was found,
+// rewriting meta CSP tags, until something ends the head.
+func (r *Rewriter) stepHead() {
+	tt := r.z.Next()
+	raw := r.z.Raw()
+	start := len(r.out)
+	r.out = append(r.out, raw...)
+	r.scanned += len(raw)
+	rawText := r.rawText
+	r.rawText = false
+
+	if tt == html.ErrorToken || r.z.Err() != nil || r.scanned-r.headStart > r.opts.MaxScan {
+		err := r.z.Err()
+		if err == io.EOF || errors.Is(err, html.ErrBufferExceeded) {
+			err = nil
+		}
+		r.endHead(start, err)
+		return
+	}
+	switch tt {
+	case html.TextToken:
+		if !rawText && !isHTMLSpace(r.out[start:]) {
+			r.endHead(start, nil) // text opens the body
+			return
+		}
+	case html.StartTagToken, html.SelfClosingTagToken:
+		name, hasAttr := r.z.TagName()
+		switch string(name) {
+		case "meta":
+			if metaKind(r.z, hasAttr) == metaCSP {
+				r.rewriteMeta(start)
+			}
+		case "script", "style", "title", "noscript", "template":
+			r.rawText = tt == html.StartTagToken
+		case "link", "base":
+		default:
+			r.endHead(start, nil) // an element that opens the body
+			return
+		}
+	case html.EndTagToken:
+		name, _ := r.z.TagName()
+		switch string(name) {
+		case "script", "style", "title", "noscript", "template":
+		default: // </head>, or anything that ends it
+			r.endHead(start, nil)
+			return
+		}
+	}
+	if r.pendingTag && r.scanned >= r.tagAt {
+		if r.scanned == r.tagAt {
+			r.insertAt(len(r.out))
+		} else {
+			r.insertAt(start) // never inside a token
+		}
+	}
+}
+
+// endHead places a still-pending tag before the token at offset at and
+// passes the rest through.
+func (r *Rewriter) endHead(at int, err error) {
+	if r.pendingTag {
+		r.insertAt(at)
+	}
+	r.inHead = false
+	r.finish(Injected, err)
+}
+
+// rewriteMeta replaces the content of the meta CSP tag at r.out[start:].
+func (r *Rewriter) rewriteMeta(start int) {
+	tag := r.out[start:]
+	vs, ve, quote, ok := attrValue(tag, "content")
+	if !ok {
+		return
+	}
+	policy := unescapeAttr(tag[vs:ve])
+	merged := r.opts.MetaCSP(policy)
+	if merged == nil {
+		return
+	}
+	if quote == 0 {
+		quote = '"'
+	}
+	var b []byte
+	b = append(b, tag[:vs]...)
+	if tag[vs-1] != quote { // the value was unquoted
+		b = append(b, quote)
+	}
+	b = appendEscapedAttr(b, merged, quote)
+	if tag[vs-1] != quote {
+		b = append(b, quote)
+	}
+	b = append(b, tag[ve:]...)
+	r.out = append(r.out[:start], b...)
 }
 
 // finish stops tokenizing and passes everything through unchanged.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
+)
+
+// cmdToken mints a token with the config's SDK key and secret, for
+// debugging a front-end or the agent desk.
+func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to the YAML config file (required)")
+	role := fs.Int("role", 1, "1 (customer) or 2 (agent)")
+	userID := fs.String("user-id", "", "user_id claim (default: random)")
+	userName := fs.String("user-name", "", "user_name claim, at most 80 characters (default: the user id)")
+	ttl := fs.Duration("ttl", 0, "lifetime, 30m..48h (default: token.ttl from the config)")
+	byop := fs.Bool("byop", false, "add enable_byop: 1 (customer tokens, bring your own PIN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"-config FILE is required"}
+	}
+	if *role != 1 && *role != 2 {
+		return usageError{fmt.Sprintf("-role %d: must be 1 (customer) or 2 (agent)", *role)}
+	}
+	cfg, err := config.Load(*path, os.LookupEnv)
+	if err != nil {
+		printConfigErrors(stderr, *path, err)
+		return errReported
+	}
+	secret := secretSource(cfg)
+	if *ttl == 0 {
+		*ttl = cfg.Token.TTL
+	}
+	if *userID == "" {
+		*userID = token.NewUserID()
+	}
+	m := token.NewMinter(cfg.Zoom.SDKKey, secret, time.Now)
+	tok, exp, err := m.Mint(token.Claims{
+		Role: token.Role(*role), UserID: *userID, UserName: *userName, TTL: *ttl, BYOP: *byop && *role == 1,
+	})
+	if err != nil {
+		return fmt.Errorf("mint token: %w", err)
+	}
+	fmt.Fprintln(stdout, tok)
+	fmt.Fprintf(stderr, "role %d, user_id %q, expires %s\n", *role, *userID, exp.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// secretSource reads the SDK secret from its file on every change when
+// zoom.sdkSecretFile is set (so a rotated Kubernetes Secret needs no
+// restart), else uses the value from the config.
+func secretSource(cfg *config.Config) token.SecretSource {
+	if cfg.Zoom.SDKSecretFile != "" {
+		return token.NewFileSecret(cfg.Zoom.SDKSecretFile, 0, nil)
+	}
+	return token.StaticSecret(cfg.Zoom.SDKSecret)
+}
+
+// cmdHashKey prints the SHA-256 hash of an agent access key, the form in
+// which keys are stored in the config (token.agent.keys[].hash).
+func cmdHashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hash-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	generate := fs.Bool("generate", false, "generate a new random key and print it with its hash")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *generate {
+		key := token.GenerateKey()
+		fmt.Fprintf(stdout, "key:  %s\nhash: %s\n", key, token.HashKey(key))
+		fmt.Fprintln(stderr, "Give the key to the agent; put only the hash in token.agent.keys.")
+		return nil
+	}
+	fmt.Fprintln(stderr, "Reading the key from standard input (one line)...")
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read key: %w", err)
+	}
+	key := strings.TrimSpace(line)
+	if key == "" {
+		return usageError{"no key on standard input; pipe one in, or use -generate"}
+	}
+	fmt.Fprintln(stdout, token.HashKey(key))
+	return nil
+}
