@@ -222,14 +222,132 @@ func (z Zoom) MarshalJSON() ([]byte, error) { return json.Marshal(z.redacted()) 
 // MarshalYAML redacts the secret, for the same reason as MarshalJSON.
 func (z Zoom) MarshalYAML() (any, error) { return z.redacted(), nil }
 
-// Token configures the reserved path prefix and token lifetime.
+// Token configures the reserved path prefix and the token endpoint
+// ({prefix}/token) with the agent desk ({prefix}/agent). Its fields map one
+// to one onto token.Options.
 type Token struct {
 	// Prefix is the reserved path served by the proxy itself
 	// ({prefix}/bootstrap.js, /token, /agent, /csp-report).
 	Prefix string `yaml:"prefix"`
 	// TTL is the token lifetime; Zoom accepts 30m..48h.
 	TTL time.Duration `yaml:"ttl"`
+	// MaxBodyBytes limits token request bodies; larger ones get 413.
+	MaxBodyBytes int `yaml:"maxBodyBytes"`
+	// BYOP turns on Bring Your Own PIN (ZOOM.md): customer tokens carry
+	// enable_byop and the response carries the PIN.
+	BYOP     bool          `yaml:"byop"`
+	Customer TokenCustomer `yaml:"customer"`
+	Agent    TokenAgent    `yaml:"agent"`
 }
+
+// TokenCustomer configures customer (role 1) tokens.
+type TokenCustomer struct {
+	// Rate limits customer token requests per client address.
+	Rate RateLimit `yaml:"rate"`
+}
+
+// RateLimit is a per-client token bucket: one request's worth refills
+// every Every, up to Burst at once, for at most MaxClients tracked clients.
+type RateLimit struct {
+	Every      time.Duration `yaml:"every"`
+	Burst      int           `yaml:"burst"`
+	MaxClients int           `yaml:"maxClients"`
+}
+
+// TokenAgent configures agent (role 2) authentication and the agent desk
+// session. With neither keys nor an identity header, agent tokens are
+// refused (see Configured).
+//
+// SessionKey signs the desk's session cookies and is a secret: like Zoom,
+// TokenAgent's String, GoString, LogValue, MarshalJSON and MarshalYAML
+// redact it, and no validation message contains it.
+type TokenAgent struct {
+	// Keys are bearer access keys, stored only as SHA-256 hashes.
+	Keys     []AgentKey    `yaml:"keys"`
+	Identity AgentIdentity `yaml:"identity"`
+	// SessionTTL is the desk session cookie's lifetime (1m..7d).
+	SessionTTL time.Duration `yaml:"sessionTTL"`
+	// SessionKey (32+ bytes) signs session cookies; empty: a key derived
+	// from the SDK secret is used.
+	SessionKey     string `yaml:"sessionKey"`
+	SessionKeyFile string `yaml:"sessionKeyFile"`
+	// InsecureCookie leaves Secure off the session cookie: plain-HTTP
+	// development only.
+	InsecureCookie bool `yaml:"insecureCookie"`
+	// Rate limits agent sign-ins and agent token requests per client address.
+	Rate RateLimit `yaml:"rate"`
+
+	// sessionKeyFromFile records that Parse filled SessionKey from
+	// SessionKeyFile, so Validate does not take the pair for a conflict.
+	sessionKeyFromFile bool
+}
+
+// AgentKey is one bearer access key: Name becomes the agent's user_id and
+// user_name; Hash is the lower-case hex SHA-256 of the key, as
+// "cobrowse-proxy hash-key" prints it. The key itself is never stored.
+type AgentKey struct {
+	Name string `yaml:"name"`
+	Hash string `yaml:"hash"`
+}
+
+// AgentIdentity configures authentication by a header that a trusted auth
+// proxy sets (oauth2-proxy's X-Forwarded-Email, for example).
+type AgentIdentity struct {
+	// Header holds the agent's identity (user_id).
+	Header string `yaml:"header"`
+	// NameHeader optionally holds the display name (user_name).
+	NameHeader string `yaml:"nameHeader"`
+	// From lists the CIDR prefixes or single IPs the auth proxy connects
+	// from; the header is ignored from any other connection peer.
+	From []string `yaml:"from"`
+}
+
+// FromPrefixes returns From parsed like Proxy.TrustedPrefixes: single
+// addresses as /32 or /128, prefixes masked, entries that do not parse
+// skipped (Validate reports them).
+func (a AgentIdentity) FromPrefixes() []netip.Prefix {
+	return Proxy{TrustedProxies: a.From}.TrustedPrefixes()
+}
+
+// Configured reports whether agent authentication is set up: at least one
+// access key or an identity header. Validate makes sure a header always
+// comes with the addresses it is accepted from.
+func (a TokenAgent) Configured() bool {
+	return len(a.Keys) > 0 || a.Identity.Header != ""
+}
+
+// agentView is TokenAgent without its methods, so printers can show a
+// redacted copy without recursing.
+type agentView TokenAgent
+
+func (a TokenAgent) redacted() agentView {
+	v := agentView(a)
+	v.Keys = slices.Clone(a.Keys)
+	v.Identity.From = slices.Clone(a.Identity.From)
+	if v.SessionKey != "" {
+		v.SessionKey = redacted
+	}
+	return v
+}
+
+// String prints the settings with the session key redacted.
+func (a TokenAgent) String() string {
+	v := a.redacted()
+	return fmt.Sprintf("{keys:%v identity:%+v sessionTTL:%s sessionKey:%q sessionKeyFile:%q insecureCookie:%t rate:%+v}",
+		v.Keys, v.Identity, v.SessionTTL, v.SessionKey, v.SessionKeyFile, v.InsecureCookie, v.Rate)
+}
+
+// GoString makes %#v redact the session key too.
+func (a TokenAgent) GoString() string { return "config.TokenAgent" + a.String() }
+
+// LogValue implements slog.LogValuer with the session key redacted.
+func (a TokenAgent) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// MarshalJSON redacts the session key.
+func (a TokenAgent) MarshalJSON() ([]byte, error) { return json.Marshal(a.redacted()) }
+
+// MarshalYAML redacts the session key.
+func (a TokenAgent) MarshalYAML() (any, error) { return a.redacted(), nil }
 
 // Masking is the central masking policy every site inherits.
 type Masking struct {
@@ -250,7 +368,48 @@ type Site struct {
 	Settings     Settings    `yaml:"settings"`
 	Widget       Widget      `yaml:"widget"`
 	Masking      SiteMasking `yaml:"masking"`
+	CSP          CSP         `yaml:"csp"`
+	// CrossOriginAssets adds Access-Control-Allow-Origin and
+	// Cross-Origin-Resource-Policy to static asset responses that lack
+	// them, so the agent's browser can re-render the page from a Zoom
+	// origin: CrossOriginZoom (the Zoom origins), CrossOriginAny (*) or
+	// CrossOriginOff. Never to HTML pages or the reserved prefix, never
+	// with credentials.
+	CrossOriginAssets string `yaml:"crossOriginAssets"`
 }
+
+// CSP configures how the site's Content-Security-Policy is merged with what
+// the Cobrowse SDK needs.
+type CSP struct {
+	// Mode is CSPModeMerge (add the Zoom sources to every policy, never
+	// weakening it otherwise) or CSPModeOff (pass policies through).
+	Mode string `yaml:"mode"`
+	// ExtraSources adds source expressions per directive to the built-in
+	// Zoom list; it can only add, never remove. Keys are lower-case
+	// directive names.
+	ExtraSources map[string][]string `yaml:"extraSources"`
+	// ReportURI adds "report-uri {prefix}/csp-report" to header policies
+	// that have no reporting of their own.
+	ReportURI *bool `yaml:"reportUri"`
+	// AlwaysReport adds it even to policies that report elsewhere.
+	AlwaysReport bool `yaml:"alwaysReport"`
+	// Baseline is a policy sent (then merged) when a response has none;
+	// empty adds none.
+	Baseline string `yaml:"baseline"`
+}
+
+// CSP modes.
+const (
+	CSPModeMerge = "merge"
+	CSPModeOff   = "off"
+)
+
+// Cross-origin asset modes.
+const (
+	CrossOriginZoom = "zoom"
+	CrossOriginAny  = "any"
+	CrossOriginOff  = "off"
+)
 
 // Inject decides which pages receive the Cobrowse loader. A page is
 // injected when Enabled, its path matches an Include pattern (or Include is

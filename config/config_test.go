@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestMatchPath(t *testing.T) {
@@ -167,5 +169,77 @@ func TestSDKURL(t *testing.T) {
 		if got := tt.z.SDKURL(); got != tt.want {
 			t.Errorf("SDKURL() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+func TestTokenAndCSPDefaults(t *testing.T) {
+	c := validConfig()
+	tok := c.Token
+	want := Token{
+		Prefix:       DefaultTokenPrefix,
+		TTL:          2 * time.Hour,
+		MaxBodyBytes: 8192,
+		Customer:     TokenCustomer{Rate: RateLimit{Every: 10 * time.Second, Burst: 5, MaxClients: 10000}},
+		Agent: TokenAgent{
+			SessionTTL: 8 * time.Hour,
+			Rate:       RateLimit{Every: 6 * time.Second, Burst: 10, MaxClients: 10000},
+		},
+	}
+	if !reflect.DeepEqual(tok, want) {
+		t.Errorf("token defaults =\n%+v\nwant\n%+v", tok, want)
+	}
+	if tok.Agent.Configured() {
+		t.Error("Configured() = true with no keys and no identity header")
+	}
+	s := c.Sites[0]
+	if s.CSP.Mode != CSPModeMerge || s.CSP.ReportURI == nil || !*s.CSP.ReportURI || s.CSP.AlwaysReport ||
+		s.CSP.Baseline != "" || s.CSP.ExtraSources != nil || s.CrossOriginAssets != CrossOriginZoom {
+		t.Errorf("site csp defaults = %+v, crossOriginAssets %q", s.CSP, s.CrossOriginAssets)
+	}
+
+	// Set values are kept, and a hash in upper case is lower-cased.
+	c = validConfig()
+	c.Token.Agent.Keys = []AgentKey{{"a", strings.ToUpper(hashA)}, {"b", "not-a-hash"}}
+	c.Token.Customer.Rate = RateLimit{Every: time.Minute}
+	c.Sites[0].CSP = CSP{Mode: CSPModeOff, ReportURI: ptr(false)}
+	c.Sites[0].CrossOriginAssets = CrossOriginOff
+	c.ApplyDefaults()
+	if got := c.Token.Agent.Keys; got[0].Hash != hashA || got[1].Hash != "not-a-hash" {
+		t.Errorf("keys after defaults = %q", got)
+	}
+	if r := c.Token.Customer.Rate; r != (RateLimit{Every: time.Minute, Burst: 5, MaxClients: 10000}) {
+		t.Errorf("customer rate = %+v", r)
+	}
+	if s := c.Sites[0]; s.CSP.Mode != CSPModeOff || *s.CSP.ReportURI || s.CrossOriginAssets != CrossOriginOff {
+		t.Errorf("set csp values overwritten: %+v %q", s.CSP, s.CrossOriginAssets)
+	}
+}
+
+func TestAgentConfigured(t *testing.T) {
+	tests := []struct {
+		name string
+		a    TokenAgent
+		want bool
+	}{
+		{"nothing", TokenAgent{}, false},
+		{"session key only", TokenAgent{SessionKey: strings.Repeat("k", 32)}, false},
+		{"keys", TokenAgent{Keys: []AgentKey{{"a", hashA}}}, true},
+		{"identity header", TokenAgent{Identity: AgentIdentity{Header: "X-Forwarded-Email", From: []string{"10.0.0.1"}}}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.a.Configured(); got != tt.want {
+			t.Errorf("%s: Configured() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestIdentityFromPrefixes(t *testing.T) {
+	id := AgentIdentity{From: []string{"10.0.5.9/24", "192.0.2.7", "::1", "bogus"}}
+	var got []string
+	for _, p := range id.FromPrefixes() {
+		got = append(got, p.String())
+	}
+	if want := []string{"10.0.5.0/24", "192.0.2.7/32", "::1/128"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("FromPrefixes() = %q, want %q", got, want)
 	}
 }

@@ -29,6 +29,14 @@ const (
 	DefaultTokenPrefix = "/__cobrowse"
 	DefaultTokenTTL    = 2 * time.Hour
 
+	DefaultTokenMaxBodyBytes = 8 << 10
+	DefaultCustomerRateEvery = 10 * time.Second
+	DefaultCustomerRateBurst = 5
+	DefaultAgentRateEvery    = 6 * time.Second
+	DefaultAgentRateBurst    = 10
+	DefaultRateMaxClients    = 10000
+	DefaultAgentSessionTTL   = 8 * time.Hour
+
 	DefaultWidgetPosition = "bottom-right"
 	DefaultWidgetLabel    = "Get help"
 )
@@ -69,6 +77,18 @@ func applyDefaults(c *Config) {
 
 	setStr(&c.Token.Prefix, DefaultTokenPrefix)
 	setDur(&c.Token.TTL, DefaultTokenTTL)
+	setInt(&c.Token.MaxBodyBytes, DefaultTokenMaxBodyBytes)
+	setRate(&c.Token.Customer.Rate, DefaultCustomerRateEvery, DefaultCustomerRateBurst)
+	a := &c.Token.Agent
+	for i := range a.Keys {
+		// Upper-case hex is the same hash; anything else is left for
+		// Validate to explain.
+		if h := strings.ToLower(a.Keys[i].Hash); isSHA256Hex(h) {
+			a.Keys[i].Hash = h
+		}
+	}
+	setDur(&a.SessionTTL, DefaultAgentSessionTTL)
+	setRate(&a.Rate, DefaultAgentRateEvery, DefaultAgentRateBurst)
 
 	setBool(&c.Masking.AutoMaskSensitiveInputs, true)
 
@@ -83,6 +103,9 @@ func applyDefaults(c *Config) {
 		setBool(&s.Widget.Enabled, true)
 		setStr(&s.Widget.Position, DefaultWidgetPosition)
 		setStr(&s.Widget.Label, DefaultWidgetLabel)
+		setStr(&s.CSP.Mode, CSPModeMerge)
+		setBool(&s.CSP.ReportURI, true)
+		setStr(&s.CrossOriginAssets, CrossOriginZoom)
 	}
 }
 
@@ -102,6 +125,12 @@ func setInt(p *int, v int) {
 	if *p == 0 {
 		*p = v
 	}
+}
+
+func setRate(r *RateLimit, every time.Duration, burst int) {
+	setDur(&r.Every, every)
+	setInt(&r.Burst, burst)
+	setInt(&r.MaxClients, DefaultRateMaxClients)
 }
 
 func setBool(p **bool, v bool) {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +22,11 @@ func FuzzParse(f *testing.F) {
 		"zoom: {sdkKey: K}\nsites:\n  - &s {name: a, hosts: [A.example.com.], upstream: 'http://h'}\n  - <<: *s\n    name: b\n    hosts: ['*.b']\n",
 		"zoom: {sdkKey: K}\nsites:\n  - name: s\n    hosts: [h]\n    upstream: https://u/p\n    settings: {x: {1: 2}, piiMask: {}, remoteAssist: {enable: true}}\n",
 		"zoom: {sdkKey: K}\nserver: {idleTimeout: 5}\nsites: x\n",
+		"zoom: {sdkKey: K}\ntoken: {byop: true, customer: {rate: {every: 1s}}, agent: {keys: [{name: a, hash: " + strings.Repeat("AB", 32) + "}], " +
+			"identity: {header: X-Email, from: [10.0.0.1]}, sessionKeyFile: session-key.txt, rate: {burst: 1}}}\n" + minimalSite,
+		"zoom: {sdkKey: K}\ntoken: {agent: {identity: {from: ['::/0']}, sessionKey: short}}\n" + minimalSite,
+		"zoom: {sdkKey: K}\nsites:\n  - name: s\n    hosts: [h]\n    upstream: http://u\n    crossOriginAssets: any\n" +
+			"    csp: {mode: merge, extraSources: {img-src: [data:], <<: {font-src: [data:]}, script-src: ['*']}, alwaysReport: true, baseline: \"default-src 'self'\"}\n",
 		"a: 1\n---\nb: 2\n",
 		"- x\n",
 	}

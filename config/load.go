@@ -200,12 +200,14 @@ func joinPath(p, key string) string {
 }
 
 // readFiles resolves every *File path against baseDir and reads the Zoom
-// ones. TLS files are only resolved: the TLS code reads them, and Validate
-// checks they are readable.
+// ones and the agent session key. TLS files are only resolved: the TLS code
+// reads them, and Validate checks they are readable.
 func readFiles(c *Config, baseDir string, es *Errors) {
 	z := &c.Zoom
 	readSecretKey(&z.SDKKey, &z.SDKKeyFile, &z.keyFromFile, "zoom.sdkKeyFile", baseDir, es)
 	readSecretKey(&z.SDKSecret, &z.SDKSecretFile, &z.secretFromFile, "zoom.sdkSecretFile", baseDir, es)
+	a := &c.Token.Agent
+	readSecretKey(&a.SessionKey, &a.SessionKeyFile, &a.sessionKeyFromFile, "token.agent.sessionKeyFile", baseDir, es)
 	c.TLS.Files.CertFile = resolvePath(baseDir, c.TLS.Files.CertFile)
 	c.TLS.Files.KeyFile = resolvePath(baseDir, c.TLS.Files.KeyFile)
 }

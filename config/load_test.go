@@ -243,7 +243,7 @@ sites:
   - name: shop
     hosts: [shop.example.com]
     upstrem: http://127.0.0.1:3000
-`, "sites[0].upstrem: unknown key at line 6; valid keys here: name, hosts, upstream, preserveHost, inject, settings, widget, masking\n" +
+`, "sites[0].upstrem: unknown key at line 6; valid keys here: name, hosts, upstream, preserveHost, inject, settings, widget, masking, csp, crossOriginAssets\n" +
 			"sites[0].upstream: is required: the URL of the site behind the proxy, e.g. http://127.0.0.1:3000"},
 		{"unknown keys inside typed settings pass through", `
 zoom: {sdkKey: K}
@@ -391,5 +391,220 @@ func TestDefaultsIdempotent(t *testing.T) {
 	}
 	if c.Server.ReadHeaderTimeout != 10*time.Second || *c.Sites[0].PreserveHost != true || c.Sites[0].Widget.Label != "Get help" {
 		t.Errorf("defaults not applied: %+v", c.Server)
+	}
+}
+
+func TestParseSessionKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const key = "SESSION-KEY-0123456789-0123456789-0123456789"
+	write("session", key+"\n")
+	write("short", "SHORT-SESSION-KEY\n")
+	write("empty", "\n")
+
+	c, err := Parse([]byte("zoom: {sdkKey: K}\ntoken: {agent: {sessionKeyFile: session}}\n"+minimalSite), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Token.Agent.SessionKey != key {
+		t.Error("session key not read from the file (or not trimmed)")
+	}
+	if want := filepath.Join(dir, "session"); c.Token.Agent.SessionKeyFile != want {
+		t.Errorf("SessionKeyFile = %q, want %q", c.Token.Agent.SessionKeyFile, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate after Parse = %v, want nil", err)
+	}
+
+	tests := []struct {
+		name, agent, want string
+	}{
+		{"both set", `{sessionKey: "` + key + `", sessionKeyFile: session}`,
+			`token.agent.sessionKeyFile: set only one of token.agent.sessionKey and token.agent.sessionKeyFile`},
+		{"too short from file", `{sessionKeyFile: short}`,
+			`token.agent.sessionKeyFile: "DIR/short" must be at least 32 bytes; generate one with: openssl rand -base64 48`},
+		{"too short inline", `{sessionKey: SHORT-SESSION-KEY}`,
+			`token.agent.sessionKey: must be at least 32 bytes; generate one with: openssl rand -base64 48`},
+		{"missing file", `{sessionKeyFile: nope}`,
+			`token.agent.sessionKeyFile: "DIR/nope" cannot be read: no such file or directory`},
+		{"empty file", `{sessionKeyFile: empty}`,
+			`token.agent.sessionKeyFile: "DIR/empty" is empty`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte("zoom: {sdkKey: K}\ntoken: {agent: "+tt.agent+"}\n"+minimalSite), dir, nil)
+			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || err.Error() != want {
+				t.Errorf("Parse() error =\n%v\nwant\n%s", err, want)
+			}
+			if err != nil && strings.Contains(err.Error(), "SHORT-SESSION-KEY") {
+				t.Errorf("error shows the session key: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseTokenAndCSP(t *testing.T) {
+	tests := []struct {
+		name, yml, want string
+	}{
+		{"full", `
+zoom: {sdkKey: K}
+token:
+  maxBodyBytes: 4096
+  byop: true
+  customer: {rate: {every: 1s, burst: 2, maxClients: 3}}
+  agent:
+    keys: [{name: alice, hash: ` + hashA + `}]
+    identity: {header: X-Forwarded-Email, nameHeader: X-Forwarded-User, from: [10.0.0.0/8]}
+    sessionTTL: 1h
+    insecureCookie: true
+    rate: {every: 2s, burst: 4, maxClients: 5}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    csp:
+      mode: "off"
+      extraSources: {img-src: [data:], connect-src: ["wss://*.zoomgov.com"]}
+      reportUri: false
+    crossOriginAssets: off
+`, ""},
+		{"wrong types", `
+zoom: {sdkKey: K}
+token:
+  byop: yes please
+  customer: {rate: {every: 10, burst: many}}
+  agent:
+    keys: {name: alice}
+    identity: {from: 10.0.0.0/8}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    csp:
+      extraSources: {img-src: "data:", font-src: [[a]], connect-src: [https://x.example]}
+`, "token.byop: \"yes please\" must be true or false (line 4)\n" +
+			"token.customer.rate.every: \"10\" must be a duration with a unit, such as 30s, 5m or 2h (0s for none) (line 5)\n" +
+			"token.customer.rate.burst: \"many\" must be a whole number (line 5)\n" +
+			"token.agent.keys: must be a list (line 7), not a mapping; write [a, b] or one \"- item\" per line\n" +
+			"token.agent.identity.from: must be a list (line 8), not a single value; write [a, b] or one \"- item\" per line\n" +
+			"sites[0].csp.extraSources.img-src: must be a list (line 14), not a single value; write [a, b] or one \"- item\" per line\n" +
+			"sites[0].csp.extraSources.font-src[0]: must be a string (line 14), not a list"},
+		{"extra sources not a mapping", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    csp: {extraSources: [script-src]}
+`, "sites[0].csp.extraSources: must be a mapping of keys (line 7), not a list"},
+		{"extra sources duplicate directive", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    csp:
+      extraSources:
+        img-src: [data:]
+        img-src: [blob:]
+`, "sites[0].csp.extraSources.img-src: is set twice (lines 9 and 10); keep one"},
+		{"unknown key under agent", `
+zoom: {sdkKey: K}
+token: {agent: {key: abc}}
+` + minimalSite, "token.agent.key: unknown key at line 3; valid keys here: keys, identity, sessionTTL, sessionKey, sessionKeyFile, insecureCookie, rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yml), "", nil)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("Parse() error =\n%s\nwant\n%s", got, tt.want)
+			}
+			if tt.name != "full" {
+				return
+			}
+			tok, s := c.Token, c.Sites[0]
+			if tok.MaxBodyBytes != 4096 || !tok.BYOP || tok.Customer.Rate != (RateLimit{time.Second, 2, 3}) ||
+				tok.Agent.Rate != (RateLimit{2 * time.Second, 4, 5}) || tok.Agent.SessionTTL != time.Hour || !tok.Agent.InsecureCookie ||
+				!tok.Agent.Configured() || tok.Agent.Identity.NameHeader != "X-Forwarded-User" {
+				t.Errorf("token = %+v", tok)
+			}
+			if s.CSP.Mode != CSPModeOff || *s.CSP.ReportURI || s.CrossOriginAssets != CrossOriginOff ||
+				fmt.Sprint(s.CSP.ExtraSources) != "map[connect-src:[wss://*.zoomgov.com] img-src:[data:]]" {
+				t.Errorf("site = %+v %q", s.CSP, s.CrossOriginAssets)
+			}
+		})
+	}
+}
+
+// TestSessionKeyNeverShown is TestSecretNeverShown for the agent session key.
+func TestSessionKeyNeverShown(t *testing.T) {
+	const secret = "SESSION-KEY-SECRET-VALUE-0123456789"
+	env := envMap(map[string]string{"SESSION_KEY": secret + "\x01"})
+	_, err := Parse([]byte("zoom: {sdkKey: K}\ntoken: {agent: {sessionKey: \"${SESSION_KEY}\"}}\n"+minimalSite), "", env)
+	if err == nil || err.Error() != "token.agent.sessionKey: must not contain control characters (check for a stray newline)" {
+		t.Errorf("Parse() error = %v", err)
+	}
+
+	c := validConfig()
+	c.Token.Agent.SessionKey = secret
+	c.Token.Agent.Keys = []AgentKey{{"alice", hashA}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.Token.Agent.SessionKeyFile = "k.txt" // both set: an error about the key
+	verr := c.Validate()
+	if verr == nil {
+		t.Fatal("want both-set error")
+	}
+	short := validConfig()
+	short.Token.Agent.SessionKey = secret[:20]
+	serr := short.Validate()
+	if serr == nil {
+		t.Fatal("want too-short error")
+	}
+	var logBuf strings.Builder
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "agent", c.Token.Agent, "token", c.Token)
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("cfg", "config", c, "agent", c.Token.Agent)
+	js, _ := json.Marshal(c)
+	ym, _ := yaml.Marshal(c)
+	outputs := map[string]string{
+		"error":      err.Error(),
+		"validate":   verr.Error(),
+		"short":      serr.Error(),
+		"String":     c.Token.Agent.String(),
+		"%v config":  fmt.Sprintf("%v", c),
+		"%+v config": fmt.Sprintf("%+v", *c),
+		"%#v agent":  fmt.Sprintf("%#v", c.Token.Agent),
+		"%+v token":  fmt.Sprintf("%+v", c.Token),
+		"slog":       logBuf.String(),
+		"json":       string(js),
+		"yaml":       string(ym),
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, secret[:20]) {
+			t.Errorf("%s output contains the session key: %s", name, out)
+		}
+	}
+	for _, name := range []string{"String", "json", "yaml", "%#v agent"} {
+		if !strings.Contains(outputs[name], redacted) {
+			t.Errorf("%s output does not show the key as %s: %s", name, redacted, outputs[name])
+		}
+	}
+	if !strings.Contains(outputs["String"], hashA) || !strings.Contains(outputs["json"], "alice") {
+		t.Errorf("redaction dropped the other fields: %s", outputs["String"])
+	}
+	if c.Token.Agent.SessionKey != secret {
+		t.Error("redacting changed the Config")
 	}
 }

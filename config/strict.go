@@ -73,6 +73,18 @@ func (st *shapeState) shape(n *yaml.Node, t reflect.Type, p string) {
 	st.visited[k] = true
 
 	switch {
+	case t.Kind() == reflect.Map && t.Elem().Kind() != reflect.Interface:
+		// A typed map (csp.extraSources): any key, but typed values.
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			st.es.add(p, "", "must be a mapping of keys (line %d), not %s", n.Line, kindName(n))
+			nullify(n)
+			return
+		}
+		st.typedMap(n, t, p)
+		return
 	case t.Kind() == reflect.Map || t.Kind() == reflect.Interface:
 		st.loose(n)
 		return
@@ -192,6 +204,39 @@ func (st *shapeState) mapping(n *yaml.Node, t reflect.Type, p string) {
 			st.es.add(kp, "", "unknown key at line %d; valid keys here: %s", key.Line, strings.Join(names, ", "))
 			continue
 		}
+		kept = append(kept, origKey, val)
+	}
+	n.Content = kept
+}
+
+// typedMap checks the values of n against the map type t's element type,
+// dropping repeated keys and keys that are not scalars after reporting them.
+func (st *shapeState) typedMap(n *yaml.Node, t reflect.Type, p string) {
+	seen := map[string]int{}
+	content := n.Content
+	kept := content[:0:0]
+	for i := 0; i+1 < len(content); i += 2 {
+		origKey, val := content[i], content[i+1]
+		key := origKey
+		if key.Kind == yaml.AliasNode && key.Alias != nil {
+			key = key.Alias
+		}
+		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
+			st.merge(val, t, p)
+			kept = append(kept, origKey, val)
+			continue
+		}
+		if key.Kind != yaml.ScalarNode {
+			st.es.add(p, "", "has a key at line %d that is %s; keys must be plain names", key.Line, kindName(key))
+			continue
+		}
+		kp := joinPath(p, key.Value)
+		if line, dup := seen[key.Value]; dup {
+			st.es.add(kp, "", "is set twice (lines %d and %d); keep one", line, key.Line)
+			continue
+		}
+		seen[key.Value] = key.Line
+		st.shape(val, t.Elem(), kp)
 		kept = append(kept, origKey, val)
 	}
 	n.Content = kept

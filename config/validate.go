@@ -29,8 +29,8 @@ var (
 
 // Validate checks c, which should already have had ApplyDefaults, and
 // returns every problem found as Errors, or nil. It reads no secret: *File
-// keys are read by Parse, so a Config built in code sets SDKKey and
-// SDKSecret directly. It does check that TLS files exist and are readable.
+// keys are read by Parse, so a Config built in code sets SDKKey,
+// SDKSecret and Token.Agent.SessionKey directly. It does check that TLS files exist and are readable.
 func (c *Config) Validate() error {
 	var es Errors
 	c.validateListen(&es)
@@ -251,25 +251,6 @@ func isLoopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
-}
-
-func (c *Config) validateToken(es *Errors) {
-	p := c.Token.Prefix
-	switch {
-	case !strings.HasPrefix(p, "/"):
-		es.add("token.prefix", p, "must start with /, e.g. %s", DefaultTokenPrefix)
-	case p == "/":
-		es.add("token.prefix", p, "must not be / (it would hide the whole site); use e.g. %s", DefaultTokenPrefix)
-	case strings.HasSuffix(p, "/"):
-		es.add("token.prefix", p, "must not end with /")
-	case !prefixRE.MatchString(p):
-		es.add("token.prefix", p, "may contain only letters, digits and . _ ~ / -")
-	case strings.Contains(p, "//"):
-		es.add("token.prefix", p, "must not contain an empty segment (//)")
-	}
-	if t := c.Token.TTL; t < 30*time.Minute || t > 48*time.Hour {
-		es.add("token.ttl", t.String(), "must be between 30m and 48h (Zoom's limits); default 2h")
-	}
 }
 
 func validateMasking(es *Errors, p string, selectors, attributes []string) {

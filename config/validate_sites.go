@@ -60,6 +60,8 @@ func (c *Config) validateSites(es *Errors) {
 		validateSettings(es, sp+".settings", s.Settings)
 		validateWidget(es, sp+".widget", s.Widget)
 		validateMasking(es, sp+".masking", s.Masking.Selectors, s.Masking.Attributes)
+		validateCSP(es, sp+".csp", s.CSP)
+		validateCrossOriginAssets(es, sp+".crossOriginAssets", s.CrossOriginAssets)
 	}
 }
 

@@ -9,6 +9,14 @@ import (
 	"time"
 )
 
+// SHA-256 hashes of four made-up keys, as cobrowse-proxy hash-key prints them.
+const (
+	hashA = "15201f267c9a47721940dbf813fb959dd7cab16203e74b4edf2bf792a532ad9d"
+	hashB = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+	hashC = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7"
+	hashD = "f2ca1bb6c7e907d06dafe4687e579fce76b37e4e93b7605022da52e6ccc26fd2"
+)
+
 // validConfig returns a minimal valid Config with defaults applied.
 func validConfig() *Config {
 	c := &Config{
@@ -105,6 +113,63 @@ func TestValidateErrors(t *testing.T) {
 			`token.prefix: "/cb?x" may contain only letters, digits and . _ ~ / -`},
 		{"ttl", func(c *Config) { c.Token.TTL = 10 * time.Minute },
 			`token.ttl: "10m0s" must be between 30m and 48h (Zoom's limits); default 2h`},
+		{"max body bytes", func(c *Config) { c.Token.MaxBodyBytes = 100 },
+			`token.maxBodyBytes: "100" must be between 256 and 1048576 (1 MiB); default 8192`},
+		{"customer rate", func(c *Config) { c.Token.Customer.Rate = RateLimit{Every: -time.Second, Burst: -1, MaxClients: -5} },
+			"token.customer.rate.every: \"-1s\" must be a positive duration such as 10s\n" +
+				"token.customer.rate.burst: \"-1\" must be at least 1 (default 5)\n" +
+				`token.customer.rate.maxClients: "-5" must be at least 1 (default 10000)`},
+		{"agent rate", func(c *Config) { c.Token.Agent.Rate.Burst = -1 },
+			`token.agent.rate.burst: "-1" must be at least 1 (default 10)`},
+		{"agent keys ok", func(c *Config) {
+			c.Token.Agent.Keys = []AgentKey{{"alice@example.com", hashA}, {"bob", hashB}}
+		}, ``},
+		{"agent key names", func(c *Config) {
+			c.Token.Agent.Keys = []AgentKey{{"alice", hashA}, {"alice", hashB}, {"", hashC}, {"Bob Smith", hashD}}
+		}, "token.agent.keys[1].name: \"alice\" is already used by token.agent.keys[0]; names must be unique\n" +
+			"token.agent.keys[2].name: is required: the agent's id, e.g. alice or alice@example.com\n" +
+			`token.agent.keys[3].name: "Bob Smith" must be 1..64 lower-case letters, digits or . _ @ -, starting with a letter or digit`},
+		{"agent key hashes", func(c *Config) {
+			c.Token.Agent.Keys = []AgentKey{{"a", hashA}, {"b", "cbpk_RAW-KEY-VALUE"}, {"c", ""}, {"d", hashA}, {"e", hashA[:63]}}
+		}, "token.agent.keys[1].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by \"cobrowse-proxy hash-key\"\n" +
+			"token.agent.keys[2].hash: is required: the key's SHA-256 hash, printed by \"cobrowse-proxy hash-key\"\n" +
+			"token.agent.keys[3].hash: is the same as token.agent.keys[0].hash; give every agent a key of their own\n" +
+			`token.agent.keys[4].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by "cobrowse-proxy hash-key"`},
+		{"agent key hash upper case without defaults", func(c *Config) {
+			c.Token.Agent.Keys = []AgentKey{{"a", strings.ToUpper(hashA)}}
+		}, `token.agent.keys[0].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by "cobrowse-proxy hash-key"`},
+		{"identity ok", func(c *Config) {
+			c.Token.Agent.Identity = AgentIdentity{Header: "X-Forwarded-Email", NameHeader: "X-Forwarded-Preferred-Username", From: []string{"10.0.5.0/24", "::1"}}
+		}, ``},
+		{"identity header without from", func(c *Config) { c.Token.Agent.Identity.Header = "X-Forwarded-Email" },
+			`token.agent.identity.from: is required with token.agent.identity.header: list the auth proxy's addresses (CIDR prefixes or IPs), since any client can send the header`},
+		{"identity from without header", func(c *Config) {
+			c.Token.Agent.Identity = AgentIdentity{NameHeader: "X-Name", From: []string{"10.0.0.1"}}
+		}, `token.agent.identity.header: is required when token.agent.identity.nameHeader or token.agent.identity.from is set: the header your auth proxy sets, e.g. X-Forwarded-Email`},
+		{"identity bad header names", func(c *Config) {
+			c.Token.Agent.Identity = AgentIdentity{Header: "X-Forwarded-Email:", NameHeader: "X Name", From: []string{"10.0.0.1"}}
+		}, "token.agent.identity.header: \"X-Forwarded-Email:\" must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colon), e.g. X-Forwarded-Email\n" +
+			"token.agent.identity.nameHeader: \"X Name\" must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no spaces or colon), e.g. X-Forwarded-Email"},
+		{"identity from", func(c *Config) {
+			c.Token.Agent.Identity = AgentIdentity{Header: "X-Email", From: []string{"0.0.0.0/0", "::/0", "10.0.0.0/33", "fe80::1%eth0", "192.0.2.7"}}
+		}, "token.agent.identity.from[0]: \"0.0.0.0/0\" would trust every client; list only the auth proxy's addresses\n" +
+			"token.agent.identity.from[1]: \"::/0\" would trust every client; list only the auth proxy's addresses\n" +
+			"token.agent.identity.from[2]: \"10.0.0.0/33\" must be an IP address or CIDR prefix, e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32\n" +
+			`token.agent.identity.from[3]: "fe80::1%eth0" must not have an IPv6 zone`},
+		{"session ttl", func(c *Config) { c.Token.Agent.SessionTTL = 30 * time.Second },
+			`token.agent.sessionTTL: "30s" must be between 1m and 168h (7 days); default 8h`},
+		{"session ttl too long", func(c *Config) { c.Token.Agent.SessionTTL = 8 * 24 * time.Hour },
+			`token.agent.sessionTTL: "192h0m0s" must be between 1m and 168h (7 days); default 8h`},
+		{"session key short", func(c *Config) { c.Token.Agent.SessionKey = "short-secret" },
+			`token.agent.sessionKey: must be at least 32 bytes; generate one with: openssl rand -base64 48`},
+		{"session key newline", func(c *Config) { c.Token.Agent.SessionKey = strings.Repeat("k", 40) + "\n" },
+			`token.agent.sessionKey: must not contain control characters (check for a stray newline)`},
+		{"session key and file", func(c *Config) {
+			c.Token.Agent.SessionKey = strings.Repeat("k", 40)
+			c.Token.Agent.SessionKeyFile = "k.txt"
+		}, `token.agent.sessionKeyFile: set only one of token.agent.sessionKey and token.agent.sessionKeyFile`},
+		{"session key file unread", func(c *Config) { c.Token.Agent.SessionKeyFile = "k.txt" },
+			`token.agent.sessionKeyFile: "k.txt" has not been read: Load and Parse read *File keys`},
 		{"bad selector", func(c *Config) { c.Masking.Selectors = []string{".ok", ".a["} },
 			`masking.selectors[1]: ".a[" is not a valid CSS selector: expected identifier, found EOF instead`},
 		{"bad attribute", func(c *Config) { c.Masking.Attributes = []string{"data-x", "1bad", "data-y="} },
@@ -169,6 +234,53 @@ func TestValidateErrors(t *testing.T) {
 			`sites[0].widget.label: "` + strings.Repeat("x", 41) + `" is 41 characters; at most 40 are allowed`},
 		{"site masking", func(c *Config) { c.Sites[0].Masking.Selectors = []string{""} },
 			`sites[0].masking.selectors[0]: is not a valid CSS selector: expected selector, found EOF instead`},
+		{"csp mode", func(c *Config) { c.Sites[0].CSP.Mode = "replace" },
+			`sites[0].csp.mode: "replace" must be merge or off`},
+		{"csp extra sources ok", func(c *Config) {
+			c.Sites[0].CSP.ExtraSources = map[string][]string{
+				"connect-src": {"https://*.zoomgov.com", "wss://*.zoomgov.com:443", "'self'"},
+				"img-src":     {"data:", "blob:", "https://cdn.example.com/img/"},
+				"style-src":   {"'unsafe-inline'"},
+			}
+		}, ``},
+		{"csp extra directives", func(c *Config) {
+			c.Sites[0].CSP.ExtraSources = map[string][]string{"default-src": {"https://a.example"}, "Script-Src": {"https://a.example"}, "sandbox": nil}
+		}, "sites[0].csp.extraSources.Script-Src: is not a directive extra sources can be added to; use one of " +
+			"script-src, script-src-elem, style-src, style-src-elem, connect-src, img-src, font-src, frame-src, worker-src, media-src, child-src (lower case)\n" +
+			"sites[0].csp.extraSources.default-src: cannot be widened: every directive without a list of its own falls back to it; " +
+			"add the sources to the directive that needs them, e.g. script-src or connect-src\n" +
+			"sites[0].csp.extraSources.sandbox: is not a directive extra sources can be added to; use one of " +
+			"script-src, script-src-elem, style-src, style-src-elem, connect-src, img-src, font-src, frame-src, worker-src, media-src, child-src (lower case)"},
+		{"csp extra sources refused", func(c *Config) {
+			c.Sites[0].CSP.ExtraSources = map[string][]string{
+				"script-src":  {"*", "'unsafe-inline'", "'unsafe-eval'", "https:", "unsafe-eval", ""},
+				"style-src":   {"'unsafe-eval'", "https://x.example/a b"},
+				"connect-src": {"'nonce-abc'"},
+			}
+		}, "sites[0].csp.extraSources.connect-src[0]: \"'nonce-abc'\" nonces and hashes cannot be configured (the proxy handles nonces per response)\n" +
+			"sites[0].csp.extraSources.script-src[0]: \"*\" `*` allows any host; list the Zoom hosts instead\n" +
+			"sites[0].csp.extraSources.script-src[1]: \"'unsafe-inline'\" 'unsafe-inline' is allowed only for style directives\n" +
+			"sites[0].csp.extraSources.script-src[2]: \"'unsafe-eval'\" this keyword is never added by the proxy\n" +
+			"sites[0].csp.extraSources.script-src[3]: \"https:\" a bare network scheme allows any host; list the Zoom hosts instead\n" +
+			"sites[0].csp.extraSources.script-src[4]: \"unsafe-eval\" keywords are quoted: write 'unsafe-eval'\n" +
+			"sites[0].csp.extraSources.script-src[5]: must not be empty\n" +
+			"sites[0].csp.extraSources.style-src[0]: \"'unsafe-eval'\" this keyword is never added by the proxy\n" +
+			"sites[0].csp.extraSources.style-src[1]: \"https://x.example/a b\" not a scheme (\"data:\") or host (\"https://*.example.com:443/path/\")"},
+		{"csp always report without report uri", func(c *Config) {
+			c.Sites[0].CSP.ReportURI = ptr(false)
+			c.Sites[0].CSP.AlwaysReport = true
+		}, `sites[0].csp.alwaysReport: needs reportUri: true; alwaysReport adds the proxy's report-uri even to policies that report elsewhere`},
+		{"csp baseline ok", func(c *Config) { c.Sites[0].CSP.Baseline = "default-src 'self'; img-src 'self' data:" }, ``},
+		{"csp baseline newline", func(c *Config) { c.Sites[0].CSP.Baseline = "default-src 'self'\r\nX-Evil: 1" },
+			`sites[0].csp.baseline: "default-src 'self'\r\nX-Evil: 1" must be printable ASCII on one line (it is sent as a header)`},
+		{"csp baseline empty policy", func(c *Config) { c.Sites[0].CSP.Baseline = " ; , " },
+			`sites[0].csp.baseline: " ; , " has no directives; write a policy such as "default-src 'self'", or leave it empty for none`},
+		{"csp baseline with mode off", func(c *Config) {
+			c.Sites[0].CSP.Mode = CSPModeOff
+			c.Sites[0].CSP.Baseline = "default-src 'self'"
+		}, `sites[0].csp.baseline: is set but csp.mode is off, which adds no policy; use mode merge or remove the baseline`},
+		{"cross-origin assets", func(c *Config) { c.Sites[0].CrossOriginAssets = "all" },
+			`sites[0].crossOriginAssets: "all" must be zoom, any or off`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

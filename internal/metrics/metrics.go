@@ -10,6 +10,9 @@ import (
 
 // Metrics holds every collector the proxy updates.
 type Metrics struct {
+	// Registerer is where these collectors live; other packages' collectors
+	// (token, csp) are registered on it too.
+	Registerer prometheus.Registerer
 	// Requests counts proxied requests by site and response status code.
 	Requests *prometheus.CounterVec
 	// Duration observes the time until the response headers were sent, by site.
@@ -30,6 +33,7 @@ type Metrics struct {
 // collectors and a build_info gauge, on reg.
 func New(reg prometheus.Registerer, version string) *Metrics {
 	m := &Metrics{
+		Registerer: reg,
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cobrowse_proxy_requests_total",
 			Help: "Proxied requests by site and response status code.",

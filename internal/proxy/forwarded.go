@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"strings"
 )
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto on the outbound
@@ -68,4 +69,50 @@ func peerIP(r *http.Request) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ip.WithZone("").Unmap(), true
+}
+
+// ClientAddr is the client's address: the connection's peer, or, when the
+// peer is a trusted proxy, the nearest address in its X-Forwarded-For chain
+// that is not itself a trusted proxy. Used for per-client rate limits.
+func (p *Proxy) ClientAddr(r *http.Request) netip.Addr {
+	peer, ok := peerIP(r)
+	if !ok || !p.isTrusted(peer) {
+		return peer
+	}
+	vals := r.Header.Values("X-Forwarded-For")
+	for i := len(vals) - 1; i >= 0; i-- {
+		v := vals[i]
+		for v != "" {
+			var last string
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				last, v = v[j+1:], v[:j]
+			} else {
+				last, v = v, ""
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(last))
+			if err != nil {
+				return peer // a malformed chain: trust nothing in it
+			}
+			a = a.WithZone("").Unmap()
+			if !p.isTrusted(a) {
+				return a
+			}
+			peer = a
+		}
+	}
+	return peer
+}
+
+// Scheme is the scheme the client used: https on a TLS connection, or what
+// a trusted proxy says in X-Forwarded-Proto.
+func (p *Proxy) Scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if p.trusted(r) {
+		if v := r.Header.Get("X-Forwarded-Proto"); v == "https" || v == "http" {
+			return v
+		}
+	}
+	return "http"
 }

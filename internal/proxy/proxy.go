@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
@@ -39,6 +40,24 @@ type Site struct {
 	Tag []byte
 	// Markers: a page whose head already contains one is left alone.
 	Markers [][]byte
+	// CSP, when set, merges the Zoom sources into the policies of injected
+	// pages; nil leaves policies alone (csp.mode off).
+	CSP *CSP
+	// CrossOriginAssets adds CORS and CORP headers to static assets so the
+	// agent's view (a Zoom origin) can load them: "zoom", "any" or "off".
+	CrossOriginAssets string
+}
+
+// CSP is a site's Content-Security-Policy handling.
+type CSP struct {
+	Sources csp.Sources
+	// Prefix is the reserved prefix (the loader and token endpoint live there).
+	Prefix string
+	// ReportURI is added to policies without reporting ("" adds none).
+	ReportURI    string
+	AlwaysReport bool
+	// Baseline is sent, then merged, when a page has no policy ("" for none).
+	Baseline string
 }
 
 // Options configure a Proxy.
@@ -53,6 +72,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// MaxScan bounds how far into a page the rewriter looks for <head>.
 	MaxScan int
+	// CSPMetrics counts policy merges; nil counts nothing.
+	CSPMetrics *csp.Metrics
 }
 
 // Proxy is the reverse proxy for all sites. Create it with New.
@@ -68,6 +89,7 @@ type ctxKey struct{}
 // exchange is the per-request state shared by the ReverseProxy hooks.
 type exchange struct {
 	site     *Site
+	in       *http.Request // the client's request
 	id       string
 	path     string // the client's path, before any upstream prefix
 	start    time.Time
@@ -95,7 +117,7 @@ func New(opts Options) *Proxy {
 
 // ServeSite proxies r to site. The caller has already matched r's Host.
 func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
-	x := &exchange{site: site, path: r.URL.Path, start: time.Now()}
+	x := &exchange{site: site, in: r, path: r.URL.Path, start: time.Now()}
 	x.id = r.Header.Get("X-Request-Id")
 	if x.id == "" || len(x.id) > 128 || !p.trusted(r) {
 		x.id = newRequestID()
@@ -170,9 +192,10 @@ func (p *Proxy) trusted(r *http.Request) bool {
 		return false
 	}
 	ip, ok := peerIP(r)
-	if !ok {
-		return false
-	}
+	return ok && p.isTrusted(ip)
+}
+
+func (p *Proxy) isTrusted(ip netip.Addr) bool {
 	for _, pfx := range p.opts.TrustedProxies {
 		if pfx.Contains(ip) {
 			return true

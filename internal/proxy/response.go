@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -24,7 +25,8 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		return nil
 	}
 	if !looksHTML(res.Header.Get("Content-Type")) {
-		return nil // the common non-HTML case, without further work
+		p.assetHeaders(x, res) // the common non-HTML case
+		return nil
 	}
 	req := res.Request
 	policy := x.site.Policy
@@ -37,6 +39,20 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		x.decision = d.Reason
 		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, d.Reason).Inc()
 		return nil
+	}
+
+	tag := x.site.Tag
+	var metaCSP func([]byte) []byte
+	if c := x.site.CSP; c != nil {
+		var skip string
+		tag, metaCSP, skip = p.mergeCSP(x, c, res.Header)
+		if skip != "" {
+			x.decision = ReasonCSP
+			p.opts.Metrics.Injections.WithLabelValues(x.site.Name, ReasonCSP).Inc()
+			p.log.LogAttrs(req.Context(), slog.LevelWarn, "page not injected: its CSP cannot allow the loader",
+				slog.String("request_id", x.id), slog.String("site", x.site.Name), slog.String("reason", skip))
+			return nil
+		}
 	}
 
 	upstreamCoding, _ := encoding.Normalize(res.Header.Get("Content-Encoding"))
@@ -56,7 +72,8 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		upstream: res.Body,
 		dec:      dec,
 		rw: inject.NewRewriter(dec, inject.Options{
-			Tag:             x.site.Tag,
+			Tag:             tag,
+			MetaCSP:         metaCSP,
 			Markers:         x.site.Markers,
 			RequireDocument: d.RequireDocument,
 			MaxScan:         p.opts.MaxScan,

@@ -9,10 +9,12 @@ import (
 	"strings"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/web"
 )
 
@@ -27,6 +29,10 @@ var sensitiveInputs = []string{
 // NewHandler builds the public handler (router, reserved prefix, proxy)
 // from a validated config.
 func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) (http.Handler, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cspMetrics := csp.NewMetrics(m.Registerer)
 	p := proxy.New(proxy.Options{
 		Logger:  log,
 		Metrics: m,
@@ -40,7 +46,18 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		}),
 		TrustedProxies: cfg.Proxy.TrustedPrefixes(),
 		MaxScan:        cfg.Proxy.MaxScanBytes,
+		CSPMetrics:     cspMetrics,
 	})
+	tokens, err := newTokenService(cfg, log, m, p)
+	if err != nil {
+		return nil, err
+	}
+	desk := &web.Desk{
+		Prefix:   cfg.Token.Prefix,
+		DeskURL:  web.DeskURLFor(cfg.Zoom.CDN),
+		Auth:     tokens.Agents,
+		KeyLogin: len(cfg.Token.Agent.Keys) > 0,
+	}
 	prefix := cfg.Token.Prefix
 	markers := [][]byte{[]byte(prefix + "/bootstrap.js")}
 	if cdn, err := url.Parse(cfg.Zoom.CDN); err == nil && cdn.Host != "" {
@@ -53,6 +70,16 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		if err != nil {
 			return nil, fmt.Errorf("site %s: %w", sc.Name, err)
 		}
+		if site.Proxy.CSP != nil {
+			site.Endpoints["/csp-report"] = &csp.ReportHandler{
+				Site:     sc.Name,
+				Sources:  site.Proxy.CSP.Sources,
+				Prefix:   prefix,
+				Metrics:  cspMetrics,
+				Logger:   log,
+				ClientIP: func(r *http.Request) string { return p.ClientAddr(r).String() },
+			}
+		}
 		for _, h := range sc.Hosts {
 			hosts[h] = site
 		}
@@ -63,7 +90,64 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		Proxy:             p,
 		Metrics:           m,
 		Logger:            log,
+		Endpoints: map[string]http.Handler{
+			"/token":        tokens.Token,
+			"/agent":        desk,
+			"/agent/login":  tokens.Login,
+			"/agent/logout": tokens.Logout,
+		},
 	}, hosts), nil
+}
+
+// newTokenService builds the token endpoint and agent authentication. The
+// SDK secret is read from zoom.sdkSecretFile on every change (rotation
+// without restart) or taken from zoom.sdkSecret; without either, token
+// requests get 503 and the log says why.
+func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p *proxy.Proxy) (*token.Service, error) {
+	var secret token.SecretSource = token.StaticSecret(cfg.Zoom.SDKSecret)
+	switch {
+	case cfg.Zoom.SDKSecretFile != "":
+		secret = token.NewFileSecret(cfg.Zoom.SDKSecretFile, 0, nil)
+	case cfg.Zoom.SDKSecret == "":
+		log.Warn("zoom.sdkSecret is not set: the token endpoint answers 503 until it is (set zoom.sdkSecretFile or ${ZOOM_SDK_SECRET})")
+	}
+	rate := func(r config.RateLimit) token.RateLimit {
+		return token.RateLimit{Every: r.Every, Burst: r.Burst, MaxClients: r.MaxClients}
+	}
+	a := cfg.Token.Agent
+	keys := make([]token.AgentKey, len(a.Keys))
+	for i, k := range a.Keys {
+		keys[i] = token.AgentKey{Name: k.Name, Hash: k.Hash}
+	}
+	var sessionKey []byte
+	if a.SessionKey != "" {
+		sessionKey = []byte(a.SessionKey)
+	}
+	svc, err := token.New(token.Options{
+		Prefix:       cfg.Token.Prefix,
+		SDKKey:       cfg.Zoom.SDKKey,
+		Secret:       secret,
+		TTL:          cfg.Token.TTL,
+		MaxBodyBytes: int64(cfg.Token.MaxBodyBytes),
+		BYOP:         cfg.Token.BYOP,
+		CustomerRate: rate(cfg.Token.Customer.Rate),
+		Agent: token.AgentOptions{
+			Keys:           keys,
+			Identity:       token.IdentityHeader{Header: a.Identity.Header, NameHeader: a.Identity.NameHeader, From: a.Identity.FromPrefixes()},
+			SessionTTL:     a.SessionTTL,
+			SessionKey:     sessionKey,
+			InsecureCookie: a.InsecureCookie,
+			Rate:           rate(a.Rate),
+		},
+		Scheme:     p.Scheme,
+		ClientAddr: p.ClientAddr,
+		Logger:     log,
+		Metrics:    token.NewMetrics(m.Registerer),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token endpoint: %w", err)
+	}
+	return svc, nil
 }
 
 func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Codecs) (*Site, error) {
@@ -79,6 +163,18 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 	}, codecs)
 	if err != nil {
 		return nil, err
+	}
+	var cspSite *proxy.CSP
+	if sc.CSP.Mode != config.CSPModeOff {
+		cspSite = &proxy.CSP{
+			Sources:      csp.DefaultSources().With(sc.CSP.ExtraSources),
+			Prefix:       cfg.Token.Prefix,
+			AlwaysReport: sc.CSP.AlwaysReport,
+			Baseline:     sc.CSP.Baseline,
+		}
+		if sc.CSP.ReportURI == nil || *sc.CSP.ReportURI {
+			cspSite.ReportURI = cfg.Token.Prefix + "/csp-report"
+		}
 	}
 	tag := `<script src="` + html.EscapeString(cfg.Token.Prefix+"/bootstrap.js?v="+bs.Version()) + `"></script>`
 	include, exclude := sc.Inject.Include, sc.Inject.Exclude
@@ -96,10 +192,12 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 				Iframes:     sc.Inject.Iframes == nil || *sc.Inject.Iframes,
 				PathAllowed: allowed,
 			},
-			Tag:     []byte(tag),
-			Markers: markers,
+			Tag:               []byte(tag),
+			Markers:           markers,
+			CSP:               cspSite,
+			CrossOriginAssets: sc.CrossOriginAssets,
 		},
-		Bootstrap: bs,
+		Endpoints: map[string]http.Handler{"/bootstrap.js": bs},
 	}, nil
 }
 

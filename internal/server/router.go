@@ -16,8 +16,10 @@ import (
 
 // Site is what the router needs for one configured site.
 type Site struct {
-	Proxy     *proxy.Site
-	Bootstrap http.Handler
+	Proxy *proxy.Site
+	// Endpoints are the site's own handlers under the reserved prefix, by
+	// path below it ("/bootstrap.js", "/csp-report").
+	Endpoints map[string]http.Handler
 }
 
 // Router sends each request to the site that serves its Host: the reserved
@@ -32,6 +34,7 @@ type Router struct {
 	metrics       *metrics.Metrics
 	log           *slog.Logger
 	unknownStatus int
+	endpoints     map[string]http.Handler
 }
 
 type wildcard struct {
@@ -46,6 +49,9 @@ type RouterOptions struct {
 	Proxy             *proxy.Proxy
 	Metrics           *metrics.Metrics
 	Logger            *slog.Logger
+	// Endpoints are the reserved prefix's handlers shared by all sites,
+	// by path below the prefix ("/token"); bootstrap.js is per site.
+	Endpoints map[string]http.Handler
 }
 
 // NewRouter returns a router for sites; hosts maps each configured host name
@@ -54,6 +60,7 @@ func NewRouter(o RouterOptions, hosts map[string]*Site) *Router {
 	r := &Router{
 		prefix: o.Prefix, exact: map[string]*Site{}, proxy: o.Proxy,
 		metrics: o.Metrics, log: o.Logger, unknownStatus: o.UnknownHostStatus,
+		endpoints: o.Endpoints,
 	}
 	for h, s := range hosts {
 		if suffix, ok := strings.CutPrefix(h, "*"); ok {
@@ -95,11 +102,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rt *Router) serveReserved(site *Site, rest string, w http.ResponseWriter, r *http.Request) {
 	sw := &codeWriter{ResponseWriter: w, code: http.StatusOK}
 	endpoint := "other"
-	switch rest {
-	case "/bootstrap.js":
-		endpoint = "bootstrap.js"
-		site.Bootstrap.ServeHTTP(sw, r)
-	default:
+	h := site.Endpoints[rest]
+	if h == nil {
+		h = rt.endpoints[rest]
+	}
+	if h != nil {
+		endpoint = rest[1:]
+		h.ServeHTTP(sw, r)
+	} else {
 		http.NotFound(sw, r)
 	}
 	rt.metrics.Reserved.WithLabelValues(endpoint, strconv.Itoa(sw.code)).Inc()

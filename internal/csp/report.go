@@ -1,0 +1,365 @@
+package csp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ReportHandler receives CSP violation reports at POST {prefix}/csp-report
+// (the report-uri the merge adds). Zoom publishes no complete CSP list, so
+// these reports are how an operator learns which Zoom source a site's
+// policy still blocks: the ones that involve cobrowse are counted in
+// Metrics.Violations and logged at warn; the site's own violations are
+// accepted and dropped.
+//
+// Reports are unauthenticated, so everything is bounded: the body size,
+// the rate per client, the number of clients tracked, and the metric
+// labels. Log lines carry URLs without query or fragment (a blocked Zoom
+// desk URL carries the agent's token in its query).
+//
+// Set the fields before the first request and do not change them after.
+type ReportHandler struct {
+	// Site is the site name, the "site" label.
+	Site string
+	// Sources tells which hosts are Zoom's: every host source in it.
+	Sources Sources
+	// Prefix is the reserved path prefix; reports about URLs under it
+	// (the loader, the token endpoint) always count.
+	Prefix string
+	// Metrics receives the counts; nil counts nothing.
+	Metrics *Metrics
+	// Logger receives one warn line per counted violation; nil logs nothing.
+	Logger *slog.Logger
+	// ClientIP returns the address to rate-limit by. The server decides
+	// which proxies to trust for X-Forwarded-For; nil uses RemoteAddr.
+	ClientIP func(*http.Request) string
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// MaxBody is the largest body accepted (413 beyond); 0 is 64 KiB.
+	MaxBody int64
+	// Rate is the reports per second a client may send on average (429
+	// beyond); 0 is 1. Burst is how many it may send at once; 0 is 20.
+	Rate  float64
+	Burst int
+	// MaxClients bounds the clients tracked by the rate limiter; when that
+	// many are mid-burst, new clients get 429. 0 is 10000.
+	MaxClients int
+	// MaxHosts bounds the distinct Zoom hosts used as blocked_host labels;
+	// later ones are counted as "zoom-other". 0 is 50.
+	MaxHosts int
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+	hosts     map[string]bool
+}
+
+// bucket is one client's token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// violation is the part of a report the handler reads, from either format.
+type violation struct {
+	Document, Blocked, Directive, SourceFile, Sample, Disposition string
+}
+
+// ServeHTTP answers 204 for accepted reports, 405 for a method other than
+// POST, 415 for a body that is not application/csp-report,
+// application/reports+json or application/json, 413 for a body over
+// MaxBody, 429 over the rate and 400 for JSON that is neither format.
+func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if !h.allow(h.clientIP(r)) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many reports", http.StatusTooManyRequests)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/csp-report", "application/reports+json", "application/json":
+	default:
+		http.Error(w, "expected application/csp-report or application/reports+json", http.StatusUnsupportedMediaType)
+		return
+	}
+	limit := h.MaxBody
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, "report too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "read report", http.StatusBadRequest)
+		return
+	}
+	vs, err := parseReports(body)
+	if err != nil {
+		http.Error(w, "malformed report: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	for _, v := range vs {
+		h.record(r, v)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseReports reads the report-uri format ({"csp-report": {...}}) or the
+// Reporting API format ([{"type": "csp-violation", "body": {...}}, ...]),
+// telling them apart by the first byte rather than the Content-Type, which
+// older browsers get wrong.
+func parseReports(body []byte) ([]violation, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '[' {
+		var reports []struct {
+			Type string `json:"type"`
+			Body struct {
+				DocumentURL        string `json:"documentURL"`
+				BlockedURL         string `json:"blockedURL"`
+				EffectiveDirective string `json:"effectiveDirective"`
+				SourceFile         string `json:"sourceFile"`
+				Sample             string `json:"sample"`
+				Disposition        string `json:"disposition"`
+			} `json:"body"`
+		}
+		if err := json.Unmarshal(body, &reports); err != nil {
+			return nil, errors.New("not a Reporting API array")
+		}
+		var out []violation
+		for _, rep := range reports {
+			if rep.Type == "csp-violation" {
+				b := rep.Body
+				out = append(out, violation{b.DocumentURL, b.BlockedURL, b.EffectiveDirective, b.SourceFile, b.Sample, b.Disposition})
+			}
+		}
+		return out, nil
+	}
+	var rep struct {
+		Report *struct {
+			DocumentURI        string `json:"document-uri"`
+			BlockedURI         string `json:"blocked-uri"`
+			EffectiveDirective string `json:"effective-directive"`
+			ViolatedDirective  string `json:"violated-directive"`
+			SourceFile         string `json:"source-file"`
+			ScriptSample       string `json:"script-sample"`
+			Disposition        string `json:"disposition"`
+		} `json:"csp-report"`
+	}
+	if err := json.Unmarshal(body, &rep); err != nil || rep.Report == nil {
+		return nil, errors.New(`not {"csp-report": {...}}`)
+	}
+	c := rep.Report
+	dir := c.EffectiveDirective
+	if dir == "" {
+		dir, _, _ = strings.Cut(c.ViolatedDirective, " ")
+	}
+	return []violation{{c.DocumentURI, c.BlockedURI, dir, c.SourceFile, c.ScriptSample, c.Disposition}}, nil
+}
+
+// record counts and logs v if it involves cobrowse.
+func (h *ReportHandler) record(r *http.Request, v violation) {
+	label, involved := h.blockedLabel(v.Blocked, v.Document)
+	if !involved {
+		involved = h.fromCobrowse(v.SourceFile) ||
+			(h.prefix() != "" && strings.Contains(v.Sample, h.prefix()+"/"))
+	}
+	if !involved {
+		return
+	}
+	directive := strings.ToLower(v.Directive)
+	if !knownDirective(directive) {
+		directive = "other" // bounded labels: clients can send anything
+	}
+	if h.Metrics != nil {
+		h.Metrics.Violations.WithLabelValues(h.Site, directive, label).Inc()
+	}
+	if h.Logger != nil {
+		h.Logger.LogAttrs(r.Context(), slog.LevelWarn, "csp violation involving cobrowse",
+			slog.String("site", h.Site), slog.String("directive", directive),
+			slog.String("blocked", stripURL(v.Blocked)), slog.String("blocked_host", label),
+			slog.String("source_file", stripURL(v.SourceFile)), slog.String("document", stripURL(v.Document)),
+			slog.String("disposition", v.Disposition))
+	}
+}
+
+// knownDirective reports whether name is a CSP directive worth a label.
+func knownDirective(name string) bool {
+	switch name {
+	case "default-src", "base-uri", "form-action", "frame-ancestors", "navigate-to",
+		"require-trusted-types-for", "trusted-types", "sandbox", "webrtc":
+		return true
+	}
+	return len(fallbackList(name)) > 1
+}
+
+// blockedLabel classifies the blocked URL: a Zoom host (involved), a URL
+// under the reserved prefix of the document's own host (involved), or a
+// bounded word for everything else (not involved by itself).
+func (h *ReportHandler) blockedLabel(blocked, document string) (string, bool) {
+	switch blocked {
+	case "inline", "eval", "wasm-eval", "trusted-types-policy", "trusted-types-sink", "data", "blob":
+		return blocked, false
+	}
+	u, err := url.Parse(blocked)
+	if err != nil || u.Host == "" {
+		if s, _, ok := strings.Cut(blocked, ":"); ok && (s == "data" || s == "blob") {
+			return s, false
+		}
+		return "other", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if h.isZoomHost(host) {
+		return h.hostLabel(host), true
+	}
+	if p := h.prefix(); p != "" && strings.HasPrefix(u.Path, p+"/") {
+		if d, err := url.Parse(document); err == nil && strings.EqualFold(d.Host, u.Host) {
+			return "self-prefix", true
+		}
+	}
+	return "other", false
+}
+
+// fromCobrowse reports whether a violation came from the SDK or the loader.
+func (h *ReportHandler) fromCobrowse(sourceFile string) bool {
+	u, err := url.Parse(sourceFile)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	p := h.prefix()
+	return h.isZoomHost(strings.ToLower(u.Hostname())) || (p != "" && strings.HasPrefix(u.Path, p+"/"))
+}
+
+// prefix is "/"+Prefix without trailing slash, or "" when Prefix is unset.
+func (h *ReportHandler) prefix() string {
+	if p := strings.Trim(h.Prefix, "/"); p != "" {
+		return "/" + p
+	}
+	return ""
+}
+
+// isZoomHost reports whether host matches a host source in h.Sources.
+func (h *ReportHandler) isZoomHost(host string) bool {
+	if !isHostPart(host) || strings.Contains(host, "*") {
+		return false
+	}
+	for _, srcs := range h.Sources {
+		for _, src := range srcs {
+			if s := parseSource(src); s.kind == kindHost && s.host != "*" && hostMatches(s.host, host) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostLabel returns host as a label while fewer than MaxHosts distinct
+// hosts have been seen, "zoom-other" after.
+func (h *ReportHandler) hostLabel(host string) string {
+	max := h.MaxHosts
+	if max <= 0 {
+		max = 50
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hosts == nil {
+		h.hosts = map[string]bool{}
+	}
+	if !h.hosts[host] {
+		if len(h.hosts) >= max {
+			return "zoom-other"
+		}
+		h.hosts[host] = true
+	}
+	return host
+}
+
+// stripURL drops user info, query and fragment, and bounds the length.
+func stripURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		s, _, _ = strings.Cut(s, "?")
+	} else {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		s = u.String()
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+func (h *ReportHandler) clientIP(r *http.Request) string {
+	if h.ClientIP != nil {
+		return h.ClientIP(r)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// allow takes a token from the client's bucket.
+func (h *ReportHandler) allow(client string) bool {
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	rate, burst, maxClients := h.Rate, float64(h.Burst), h.MaxClients
+	if rate <= 0 {
+		rate = 1
+	}
+	if burst <= 0 {
+		burst = 20
+	}
+	if maxClients <= 0 {
+		maxClients = 10000
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.buckets == nil {
+		h.buckets = map[string]*bucket{}
+	}
+	b := h.buckets[client]
+	if b == nil {
+		if len(h.buckets) >= maxClients && now.Sub(h.lastSweep) >= time.Second {
+			// A full bucket is the same as none: forget those. At most
+			// once a second, so a flood from many addresses costs little.
+			h.lastSweep = now
+			for k, o := range h.buckets {
+				if o.tokens+now.Sub(o.last).Seconds()*rate >= burst {
+					delete(h.buckets, k)
+				}
+			}
+		}
+		if len(h.buckets) >= maxClients {
+			return false
+		}
+		b = &bucket{tokens: burst, last: now}
+		h.buckets[client] = b
+	}
+	b.tokens = math.Min(burst, b.tokens+math.Max(0, now.Sub(b.last).Seconds())*rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

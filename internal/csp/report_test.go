@@ -1,0 +1,220 @@
+package csp
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// counter reads one series of a CounterVec. (prometheus/testutil would need
+// a module that go.sum does not have.)
+func counter(t *testing.T, v *prometheus.CounterVec, labels ...string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := v.WithLabelValues(labels...).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func seriesCount(t *testing.T, reg prometheus.Gatherer, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
+}
+
+type reportEnv struct {
+	h    *ReportHandler
+	reg  *prometheus.Registry
+	logs *bytes.Buffer
+	now  time.Time
+}
+
+func newReportEnv() *reportEnv {
+	e := &reportEnv{reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}, now: time.Unix(1_700_000_000, 0)}
+	e.h = &ReportHandler{
+		Site:     "shop",
+		Sources:  DefaultSources(),
+		Prefix:   "/__cobrowse",
+		Metrics:  NewMetrics(e.reg),
+		Logger:   slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Now:      func() time.Time { return e.now },
+		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-IP") },
+	}
+	return e
+}
+
+func (e *reportEnv) post(ip, ctype, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/__cobrowse/csp-report", strings.NewReader(body))
+	r.Header.Set("Content-Type", ctype)
+	r.Header.Set("X-Test-IP", ip)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+func TestReportHandlerFormats(t *testing.T) {
+	e := newReportEnv()
+	// report-uri format: the SDK script blocked; the query (a token) must not be logged.
+	w := e.post("1.1.1.1", "application/csp-report", `{"csp-report":{
+		"document-uri":"https://shop.example.com/cart?session=secret",
+		"blocked-uri":"https://us01-zcb.zoom.us/sdkapi/zcb/frame-templates/desk?access_token=eyJSECRET",
+		"violated-directive":"frame-src https://x","effective-directive":"frame-src",
+		"original-policy":"frame-src https://x","disposition":"enforce"}}`)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	if got := counter(t, e.h.Metrics.Violations, "shop", "frame-src", "us01-zcb.zoom.us"); got != 1 {
+		t.Errorf("frame-src counter = %v", got)
+	}
+	if l := e.logs.String(); !strings.Contains(l, `"level":"WARN"`) || !strings.Contains(l, "us01-zcb.zoom.us/sdkapi/zcb/frame-templates/desk") ||
+		strings.Contains(l, "SECRET") || strings.Contains(l, "secret") {
+		t.Errorf("log line: %s", l)
+	}
+
+	// Reporting API: four reports, three involve cobrowse.
+	e.logs.Reset()
+	w = e.post("1.1.1.1", "application/reports+json", `[
+		{"type":"csp-violation","url":"https://shop.example.com/","body":{"documentURL":"https://shop.example.com/","blockedURL":"wss://us01-zcb.zoom.us/ws","effectiveDirective":"connect-src","disposition":"enforce"}},
+		{"type":"csp-violation","body":{"documentURL":"https://shop.example.com/","blockedURL":"https://tracker.example/pixel","effectiveDirective":"img-src"}},
+		{"type":"csp-violation","body":{"documentURL":"https://shop.example.com/","blockedURL":"inline","effectiveDirective":"style-src-elem","sourceFile":"https://us01-zcb.zoom.us/static/resource/sdk/KEY/js/3.6.0"}},
+		{"type":"csp-violation","body":{"documentURL":"https://shop.example.com/p","blockedURL":"https://shop.example.com/__cobrowse/bootstrap.js?v=1","effectiveDirective":"script-src-elem"}},
+		{"type":"deprecation","body":{"id":"x"}}
+	]`)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	for _, c := range []struct {
+		dir, host string
+		want      float64
+	}{
+		{"connect-src", "us01-zcb.zoom.us", 1},
+		{"style-src-elem", "inline", 1},
+		{"script-src-elem", "self-prefix", 1},
+	} {
+		if got := counter(t, e.h.Metrics.Violations, "shop", c.dir, c.host); got != c.want {
+			t.Errorf("%s/%s = %v, want %v", c.dir, c.host, got, c.want)
+		}
+	}
+	if n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total"); n != 4 {
+		t.Errorf("%d series, want 4 (the tracker violation is not counted)", n)
+	}
+	if n := strings.Count(e.logs.String(), "\n"); n != 3 {
+		t.Errorf("%d log lines, want 3:\n%s", n, e.logs)
+	}
+
+	// Old browsers send application/json.
+	if w := e.post("1.1.1.1", "application/json; charset=utf-8", `{"csp-report":{"blocked-uri":"https://zoom.us.evil.example/x","effective-directive":"script-src"}}`); w.Code != http.StatusNoContent {
+		t.Errorf("application/json: %d", w.Code)
+	}
+	if n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total"); n != 4 {
+		t.Errorf("a look-alike host was counted")
+	}
+}
+
+func TestReportHandlerRejects(t *testing.T) {
+	e := newReportEnv()
+	r := httptest.NewRequest(http.MethodGet, "/__cobrowse/csp-report", nil)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "POST" {
+		t.Errorf("GET: %d %q", w.Code, w.Header().Get("Allow"))
+	}
+	if w := e.post("2.2.2.2", "text/plain", `{}`); w.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain: %d", w.Code)
+	}
+	big := `{"csp-report":{"blocked-uri":"` + strings.Repeat("a", 70<<10) + `"}}`
+	if w := e.post("2.2.2.2", "application/csp-report", big); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB: %d", w.Code)
+	}
+	for _, body := range []string{`nope`, `{"other":1}`, `[{"type":1}]`, ``} {
+		if w := e.post("2.2.2.2", "application/csp-report", body); w.Code != http.StatusBadRequest {
+			t.Errorf("%q: %d", body, w.Code)
+		}
+	}
+}
+
+func TestReportHandlerRateLimit(t *testing.T) {
+	e := newReportEnv()
+	e.h.Rate, e.h.Burst = 1, 3
+	body := `{"csp-report":{"blocked-uri":"https://x.example/"}}`
+	for i := range 3 {
+		if w := e.post("3.3.3.3", "application/csp-report", body); w.Code != http.StatusNoContent {
+			t.Fatalf("report %d: %d", i, w.Code)
+		}
+	}
+	w := e.post("3.3.3.3", "application/csp-report", body)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("4th report: %d", w.Code)
+	}
+	if w := e.post("4.4.4.4", "application/csp-report", body); w.Code != http.StatusNoContent {
+		t.Errorf("another client: %d", w.Code)
+	}
+	e.now = e.now.Add(1100 * time.Millisecond)
+	if w := e.post("3.3.3.3", "application/csp-report", body); w.Code != http.StatusNoContent {
+		t.Errorf("after a second: %d", w.Code)
+	}
+	if w := e.post("3.3.3.3", "application/csp-report", body); w.Code != http.StatusTooManyRequests {
+		t.Errorf("one token per second: %d", w.Code)
+	}
+
+	// MaxClients: clients mid-burst are kept, new ones refused; idle ones are forgotten.
+	e.h.MaxClients = 2
+	e.post("4.4.4.4", "application/csp-report", body) // mid-burst again
+	if w := e.post("5.5.5.5", "application/csp-report", body); w.Code != http.StatusTooManyRequests {
+		t.Errorf("third client beyond MaxClients: %d", w.Code)
+	}
+	e.now = e.now.Add(time.Minute)
+	if w := e.post("5.5.5.5", "application/csp-report", body); w.Code != http.StatusNoContent {
+		t.Errorf("after the others went idle: %d", w.Code)
+	}
+}
+
+func TestReportHandlerBoundedLabels(t *testing.T) {
+	e := newReportEnv()
+	e.h.MaxHosts = 2
+	for i, host := range []string{"a.zoom.us", "b.zoom.us", "c.zoom.us", "d.zoom.us", "a.zoom.us"} {
+		e.now = e.now.Add(time.Minute) // stay under the rate limit
+		body := `{"csp-report":{"blocked-uri":"https://` + host + `/x","effective-directive":"made-up-directive"}}`
+		if w := e.post("6.6.6.6", "application/csp-report", body); w.Code != http.StatusNoContent {
+			t.Fatalf("report %d: %d", i, w.Code)
+		}
+	}
+	if got := counter(t, e.h.Metrics.Violations, "shop", "other", "zoom-other"); got != 2 {
+		t.Errorf("zoom-other = %v", got)
+	}
+	if got := counter(t, e.h.Metrics.Violations, "shop", "other", "a.zoom.us"); got != 2 {
+		t.Errorf("a.zoom.us = %v", got)
+	}
+	if n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total"); n != 3 {
+		t.Errorf("%d series", n)
+	}
+}
+
+func TestMetricsObserveMerge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	r := MergeHeader("script-src 'nonce-a' 'strict-dynamic', img-src 'self', frame-ancestors 'none'", testOptions())
+	m.ObserveMerge("shop", r)
+	for out, want := range map[Outcome]float64{OutcomeNonceUsed: 1, OutcomeMerged: 1, OutcomeUnchanged: 1, OutcomeSkipped: 0} {
+		if got := counter(t, m.Policies, "shop", string(out)); got != want {
+			t.Errorf("%s = %v, want %v", out, got, want)
+		}
+	}
+	(*Metrics)(nil).ObserveMerge("shop", r) // a nil Metrics counts nothing
+}
