@@ -24,6 +24,8 @@ fuzz:
 	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzRewriterLossless$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParse$$'            -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/csp      -run='^$$' -fuzz='^FuzzMerge$$'            -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/token    -run='^$$' -fuzz='^FuzzTokenRequest$$'     -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/token    -run='^$$' -fuzz='^FuzzSessionCookie$$'    -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNegotiate$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNormalize$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzDecode$$'           -fuzztime=$(FUZZTIME)
