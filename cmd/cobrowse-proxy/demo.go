@@ -15,6 +15,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/demo"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 )
 
 // placeholderSDKKey is used by the demo when ZOOM_SDK_KEY is not set: pages
@@ -41,6 +42,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !fromEnv {
 		key = placeholderSDKKey
 	}
+	// The token endpoint signs with the SDK secret; without one it answers 503.
+	secret := os.Getenv("ZOOM_SDK_SECRET")
+	// A fresh agent access key for this run, so the agent desk can be tried.
+	agentKey := token.GenerateKey()
 
 	// The two demo upstreams, each on its own loopback port.
 	shopLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +72,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	shopURL := "http://shop.localhost:" + port
 	widgetsURL := "http://widgets.localhost:" + port
 
-	cfg := demoConfig(key, "http://"+shopLn.Addr().String(), "http://"+widgetsLn.Addr().String())
+	cfg := demoConfig(key, secret, token.HashKey(agentKey), "http://"+shopLn.Addr().String(), "http://"+widgetsLn.Addr().String())
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
@@ -89,12 +94,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 cobrowse-proxy demo: a demo shop behind the proxy, on loopback.
 
   Shop (every page gets the Cobrowse loader):  %[1]s/
-  Checkout form with masked fields:             %[1]s/checkout
+  Checkout form with masked fields and a CSP:   %[1]s/checkout
   Page with an iframe from a second host:       %[1]s/iframe
   Server-sent events and websocket echo:        %[1]s/live
   gzip-compressed page:                         %[1]s/gzip
   The second host, on its own:                  %[2]s/chat
-`, shopURL, widgetsURL)
+  Agent desk (access key below):                %[1]s%[3]s/agent
+`, shopURL, widgetsURL, cfg.Token.Prefix)
 	if l.Admin != nil {
 		fmt.Fprintf(stdout, "  Metrics:                                      http://%s/metrics\n", l.Admin.Addr())
 	}
@@ -103,6 +109,10 @@ View a page's source to see <script src="%s/bootstrap.js?..."> at the top of <he
 *.localhost names resolve to this machine in browsers; with curl use
   curl -H 'Host: shop.localhost' http://%s/
 `, cfg.Token.Prefix, l.HTTP.Addr())
+	fmt.Fprintf(stdout, "\nAgent access key for this run: %s\n", agentKey)
+	if secret == "" {
+		fmt.Fprintln(stdout, "ZOOM_SDK_SECRET is not set: the token endpoint answers 503 until it is.")
+	}
 	if fromEnv {
 		fmt.Fprintln(stdout, "\nUsing the Zoom SDK key from ZOOM_SDK_KEY.")
 	} else {
@@ -118,10 +128,15 @@ View a page's source to see <script src="%s/bootstrap.js?..."> at the top of <he
 }
 
 // demoConfig is the config the demo runs with, as if read from a file.
-func demoConfig(sdkKey, shopUpstream, widgetsUpstream string) *config.Config {
+func demoConfig(sdkKey, sdkSecret, agentKeyHash, shopUpstream, widgetsUpstream string) *config.Config {
 	yes := true
 	cfg := &config.Config{
-		Zoom: config.Zoom{SDKKey: sdkKey},
+		Zoom: config.Zoom{SDKKey: sdkKey, SDKSecret: sdkSecret},
+		Token: config.Token{Agent: config.TokenAgent{
+			Keys: []config.AgentKey{{Name: "demo-agent", Hash: agentKeyHash}},
+			// Plain HTTP on loopback: the cookie cannot be Secure.
+			InsecureCookie: true,
+		}},
 		Masking: config.Masking{
 			Selectors:  []string{".pii-mask", "#ssn"},
 			Attributes: []string{"data-sensitive=true"},
