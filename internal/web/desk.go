@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 )
@@ -69,7 +70,8 @@ type Desk struct {
 	// KeyLogin: access keys are configured, so offer the sign-in form.
 	KeyLogin bool
 
-	csp string
+	cspOnce sync.Once
+	csp     string
 }
 
 // DeskURLFor returns Zoom's desk URL (without the token) on the host that
@@ -88,14 +90,14 @@ func hashSource(s string) string {
 }
 
 func (d *Desk) policy() string {
-	if d.csp == "" {
+	d.cspOnce.Do(func() {
 		frame := "https://us01-zcb.zoom.us"
 		if u, err := url.Parse(d.DeskURL); err == nil && u.Host != "" {
 			frame = u.Scheme + "://" + u.Host
 		}
 		d.csp = "default-src 'none'; script-src " + hashSource(deskJS) + "; style-src " + hashSource(deskCSS) +
 			"; connect-src 'self'; frame-src " + frame + "; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-	}
+	})
 	return d.csp
 }
 
