@@ -170,7 +170,12 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 		// as soon as continuing would wait on the upstream.
 		for !r.passthrough {
 			r.step()
-			if r.passthrough || len(r.z.Buffered()) == 0 || len(r.out) >= len(p) {
+			if r.passthrough || len(r.out) >= len(p) {
+				break
+			}
+			// Go on only while the next token has surely arrived: a '>'
+			// ahead. (Raw text with a '>' may still wait, within MaxScan.)
+			if b := r.z.Buffered(); len(b) == 0 || len(r.out) > 0 && bytes.IndexByte(b, '>') < 0 {
 				break
 			}
 		}
@@ -233,7 +238,7 @@ func (r *Rewriter) step() {
 	case html.DoctypeToken:
 		r.significant = true
 	case html.StartTagToken, html.SelfClosingTagToken:
-		name, _ := r.z.TagName()
+		name, hasAttr := r.z.TagName()
 		switch string(name) {
 		case "html":
 			r.significant = true
@@ -245,6 +250,11 @@ func (r *Rewriter) step() {
 				return
 			}
 			r.openHead(start)
+			// The element that opened the head is itself in it (or opens
+			// the body): treat it as the head scan would.
+			if r.inHead && !r.headElement(tt, name, hasAttr, len(r.out)-len(raw)) {
+				r.endHead(len(r.out), nil)
+			}
 		}
 	case html.EndTagToken:
 		if r.opts.RequireDocument && !r.significant {
@@ -322,15 +332,7 @@ func (r *Rewriter) stepHead() {
 		}
 	case html.StartTagToken, html.SelfClosingTagToken:
 		name, hasAttr := r.z.TagName()
-		switch string(name) {
-		case "meta":
-			if metaKind(r.z, hasAttr) == metaCSP {
-				r.rewriteMeta(start)
-			}
-		case "script", "style", "title", "noscript", "template":
-			r.rawText = tt == html.StartTagToken
-		case "link", "base":
-		default:
+		if !r.headElement(tt, name, hasAttr, start) {
 			r.endHead(start, nil) // an element that opens the body
 			return
 		}
@@ -350,6 +352,24 @@ func (r *Rewriter) stepHead() {
 			r.insertAt(start) // never inside a token
 		}
 	}
+}
+
+// headElement handles a start tag in the head (the tag's raw bytes are at
+// r.out[at:]): a meta CSP is rewritten, raw-text elements are noted. It
+// reports false for an element that belongs in the body.
+func (r *Rewriter) headElement(tt html.TokenType, name []byte, hasAttr bool, at int) bool {
+	switch string(name) {
+	case "meta":
+		if metaKind(r.z, hasAttr) == metaCSP {
+			r.rewriteMeta(at)
+		}
+	case "script", "style", "title", "noscript", "template":
+		r.rawText = tt == html.StartTagToken
+	case "link", "base":
+	default:
+		return false
+	}
+	return true
 }
 
 // endHead places a still-pending tag before the token at offset at and

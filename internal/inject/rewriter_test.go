@@ -208,19 +208,36 @@ func (p *pauseReader) Read(b []byte) (int, error) {
 // When the upstream sends the head and pauses, the injected head is readable
 // before the pause ends.
 func TestRewriterDoesNotWaitForMore(t *testing.T) {
-	for _, first := range []string{
-		"<!doctype html><html><head>",
-		"<!doctype html><html><head><meta charset=utf-8>",
-		"<!doctype html><html><head><title>t</title>",
-		"<!doctype html>\n<html>",
+	for _, tc := range []struct {
+		first string
+		meta  bool // scan the head for meta CSP too
+	}{
+		{"<!doctype html><html><head>", false},
+		{"<!doctype html><html><head><meta charset=utf-8>", false},
+		{"<!doctype html><html><head><title>t</title>", false},
+		{"<!doctype html>\n<html>", false},
+		{"<!doctype html><html><head>", true},
+		{"<!doctype html><html><head><title>t</title><link rel=\"sty", true},
+		{"<!doctype html><html><head><meta charset=utf-8><script>var a = 1", true},
 	} {
+		first := tc.first
 		src := &pauseReader{first: []byte(first), release: make(chan struct{}), rest: strings.NewReader("<body>x</body>")}
-		rw := NewRewriter(src, Options{Tag: []byte(testTag)})
+		opts := Options{Tag: []byte(testTag)}
+		if tc.meta {
+			opts.MetaCSP = func([]byte) []byte { return nil }
+		}
+		rw := NewRewriter(src, opts)
+		// What must arrive before the pause ends: the tag, or (no head yet)
+		// the bytes so far.
+		until := func(acc []byte) bool { return bytes.Contains(acc, []byte(testTag)) }
+		if !strings.Contains(first, "<head>") {
+			until = func(acc []byte) bool { return bytes.Contains(acc, []byte(first)) }
+		}
 		got := make(chan string, 1)
 		go func() {
 			buf := make([]byte, 32<<10)
 			var acc []byte
-			for !bytes.Contains(bytes.Replace(acc, []byte(testTag), nil, 1), []byte(first)) {
+			for !until(acc) {
 				n, err := rw.Read(buf)
 				acc = append(acc, buf[:n]...)
 				if err != nil {
@@ -285,6 +302,15 @@ func TestRewriterMetaCSP(t *testing.T) {
 		{"body element ends the head",
 			`<!doctype html><meta charset=utf-8><div><meta http-equiv=Content-Security-Policy content="a">`,
 			`<!doctype html><meta charset=utf-8>|<div><meta http-equiv=Content-Security-Policy content="a">`},
+		{"no head tag: the policy opens the head",
+			`<html><meta http-equiv=Content-Security-Policy content="a"><title>x</title>`,
+			`<html>|<meta http-equiv=Content-Security-Policy content="a https://*.zoom.us"><title>x</title>`},
+		{"no head tag: title first",
+			`<html><title>x</title><meta http-equiv=Content-Security-Policy content="a"><p>`,
+			`<html>|<title>x</title><meta http-equiv=Content-Security-Policy content="a https://*.zoom.us"><p>`},
+		{"no head tag: script first",
+			`<html><script>if (a<b) {}</script><meta http-equiv=Content-Security-Policy content="a">`,
+			`<html>|<script>if (a<b) {}</script><meta http-equiv=Content-Security-Policy content="a https://*.zoom.us">`},
 		{"other http-equiv untouched",
 			`<head><meta http-equiv=refresh content="5"></head>`,
 			`<head>|<meta http-equiv=refresh content="5"></head>`},

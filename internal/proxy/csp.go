@@ -85,8 +85,8 @@ func (p *Proxy) assetHeaders(x *exchange, res *http.Response) {
 	if h.Get("Cross-Origin-Resource-Policy") == "" {
 		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	}
-	if h.Get("Access-Control-Allow-Origin") != "" {
-		return
+	if h.Get("Access-Control-Allow-Origin") != "" || h.Get("Access-Control-Allow-Credentials") != "" {
+		return // the site's own CORS; and never with credentials
 	}
 	switch mode {
 	case "any":

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 )
 
@@ -24,5 +25,5 @@ func writeErrorPage(w http.ResponseWriter, code int, id string) {
 <p>%s Please try again in a moment.</p>
 <p>If this keeps happening, give the site's operator this request id: <code>%s</code></p>
 </body></html>
-`, code, http.StatusText(code), code, http.StatusText(code), what, id)
+`, code, http.StatusText(code), code, http.StatusText(code), what, html.EscapeString(id))
 }

@@ -26,6 +26,19 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 	if peer.IsValid() {
 		xff = peer.String()
 	}
+	if !trusted {
+		// Frameworks believe more than the three headers ReverseProxy
+		// strips (-Port, -Prefix, -Ssl, oauth2-proxy's -Email/-User, and
+		// the client-address hints): from an untrusted peer none survive.
+		for k := range out.Header {
+			if strings.HasPrefix(k, "X-Forwarded-") {
+				delete(out.Header, k)
+			}
+		}
+		for _, k := range clientHints {
+			out.Header.Del(k)
+		}
+	}
 	if trusted {
 		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			chain := ""
@@ -57,6 +70,11 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 	out.Header.Set("X-Forwarded-Host", host)
 	out.Header.Set("X-Forwarded-Proto", proto)
 }
+
+// clientHints are headers that some frameworks read as the client's
+// address or the original URL or scheme, as if set by a trusted proxy.
+var clientHints = []string{"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+	"X-Original-Url", "X-Rewrite-Url", "Front-End-Https", "X-Url-Scheme"}
 
 // peerIP is the address of the connection's other end.
 func peerIP(r *http.Request) (netip.Addr, bool) {

@@ -119,7 +119,7 @@ func New(opts Options) *Proxy {
 func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 	x := &exchange{site: site, in: r, path: r.URL.Path, start: time.Now()}
 	x.id = r.Header.Get("X-Request-Id")
-	if x.id == "" || len(x.id) > 128 || !p.trusted(r) {
+	if !validRequestID(x.id) || !p.trusted(r) {
 		x.id = newRequestID()
 	}
 	w.Header().Set("X-Request-Id", x.id)
@@ -130,10 +130,17 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 		// fails (corrupt encoding, upstream reset): account for it, then let
 		// the server abort the connection.
 		v := recover()
+		aborted := false
 		if v != nil {
-			p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, "aborted").Inc()
+			// The copy failed on the client's side (it left) or the
+			// upstream's (reset, corrupt encoding).
+			kind := "client_gone"
+			if sw.writeErr == nil && r.Context().Err() == nil {
+				kind, aborted = "aborted", true
+			}
+			p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, kind).Inc()
 		}
-		p.account(x, r, sw.code, v != nil)
+		p.account(x, r, sw.code, aborted)
 		if v != nil {
 			panic(v)
 		}
@@ -240,6 +247,21 @@ func isRefused(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// validRequestID accepts an incoming request id of 1..128 characters
+// from [A-Za-z0-9._:-]: it goes into logs, headers and the error page.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func newRequestID() string {
 	var b [8]byte
 	rand.Read(b[:])
@@ -257,7 +279,8 @@ func (b *bufferPool) Put(p []byte) { b.Pool.Put(&p) }
 // ReverseProxy uses via http.ResponseController.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code     int
+	writeErr error // the first failed write to the client
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -271,7 +294,11 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	if err != nil && s.writeErr == nil {
+		s.writeErr = err
+	}
+	return n, err
 }
 
 func (s *statusWriter) Flush() {

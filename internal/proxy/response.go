@@ -19,6 +19,9 @@ import (
 // copies it to the client.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	x := exchangeOf(res.Request.Context())
+	// Ours is already on the response; ReverseProxy would add the
+	// upstream's as a second value.
+	res.Header.Del("X-Request-Id")
 	p.opts.Metrics.Duration.WithLabelValues(x.site.Name).Observe(time.Since(x.start).Seconds())
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		x.upgraded = true
@@ -80,7 +83,12 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		}),
 	}
 	if clientCoding != "" {
-		body.enc, _ = p.opts.Codecs.NewWriter(clientCoding, &body.buf)
+		enc, err := p.opts.Codecs.NewWriter(clientCoding, &body.buf)
+		if err != nil {
+			clientCoding = "" // cannot happen: Negotiate returns codings we encode
+		} else {
+			body.enc = enc
+		}
 	}
 	res.Body = body
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -90,7 +91,13 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("This proxy does not serve this host name.\n"))
 		return
 	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, rt.prefix); ok && (rest == "" || rest[0] == '/') {
+	reqPath := r.URL.Path
+	if strings.Contains(reqPath, "//") || strings.Contains(reqPath, "/.") {
+		// Many upstreams normalise these, so //__cobrowse/x and
+		// /a/../__cobrowse/x must not slip past the reserved prefix.
+		reqPath = path.Clean(reqPath)
+	}
+	if rest, ok := strings.CutPrefix(reqPath, rt.prefix); ok && (rest == "" || rest[0] == '/') {
 		rt.serveReserved(site, rest, w, r)
 		return
 	}
