@@ -41,18 +41,28 @@ type Listen struct {
 	Admin string `yaml:"admin"`
 }
 
-// TLS selects how HTTPS certificates are obtained.
+// TLS selects how HTTPS certificates are obtained. The internal/tlsconf
+// package turns it into a certificate source.
 type TLS struct {
-	// Mode is "off" (default: plain HTTP only, TLS ends at an ingress) or
-	// "files" (certificate and key from disk, e.g. cert-manager secrets).
+	// Mode is TLSModeOff (default: plain HTTP only, TLS ends at an
+	// ingress), TLSModeFiles (certificate and key from disk, e.g.
+	// cert-manager secrets) or TLSModeACME (automatic certificates).
 	Mode  string   `yaml:"mode"`
 	Files TLSFiles `yaml:"files"`
+	ACME  TLSACME  `yaml:"acme"`
 }
 
 // TLS modes.
 const (
 	TLSModeOff   = "off"
 	TLSModeFiles = "files"
+	TLSModeACME  = "acme"
+)
+
+// ACME challenge types (RFC 8555 section 8.3, RFC 8737).
+const (
+	ChallengeHTTP01    = "http-01"
+	ChallengeTLSALPN01 = "tls-alpn-01"
 )
 
 // TLSFiles names PEM files. Relative paths are resolved against the config
@@ -60,6 +70,46 @@ const (
 type TLSFiles struct {
 	CertFile string `yaml:"certFile"`
 	KeyFile  string `yaml:"keyFile"`
+	// ReloadInterval is how often the files are checked for a change (by
+	// modification time and size), so a rotated certificate is served
+	// without a restart.
+	ReloadInterval time.Duration `yaml:"reloadInterval"`
+}
+
+// TLSACME configures automatic certificates from an RFC 8555 CA.
+type TLSACME struct {
+	// Email is the ACME account contact; optional.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL (default Let's Encrypt production).
+	CA string `yaml:"ca"`
+	// CARoots is a PEM file of roots trusted for the connection to the CA
+	// (a private CA such as step-ca); empty uses the system roots.
+	CARoots string `yaml:"caRoots"`
+	// Challenges lists the enabled challenge types (ChallengeHTTP01,
+	// ChallengeTLSALPN01); default both.
+	Challenges []string `yaml:"challenges"`
+	// Storage is the directory holding the account, certificates and
+	// locks. Replicas must share it, or each obtains its own certificates
+	// and they exhaust the CA's rate limits.
+	Storage string `yaml:"storage"`
+	// Domains are names managed in addition to the sites' hosts.
+	Domains  []string    `yaml:"domains"`
+	OnDemand TLSOnDemand `yaml:"onDemand"`
+}
+
+// TLSOnDemand configures issuance during the TLS handshake for names not
+// listed anywhere. It is refused without Allow or Ask, so that nobody can
+// make the proxy ask the CA for names it does not serve.
+type TLSOnDemand struct {
+	Enabled bool `yaml:"enabled"`
+	// Allow lists host patterns: a name, or "*.example.com" for exactly
+	// one label under example.com.
+	Allow []string `yaml:"allow"`
+	// Ask is a URL asked "GET {ask}?domain=NAME" before issuing; only a 2xx
+	// answer allows it. With Allow too, both must agree.
+	Ask string `yaml:"ask"`
+	// RatePerMinute bounds new on-demand issuances.
+	RatePerMinute int `yaml:"ratePerMinute"`
 }
 
 // Server holds http.Server limits.
@@ -376,6 +426,15 @@ type Site struct {
 	// CrossOriginOff. Never to HTML pages or the reserved prefix, never
 	// with credentials.
 	CrossOriginAssets string `yaml:"crossOriginAssets"`
+	HSTS              HSTS   `yaml:"hsts"`
+}
+
+// HSTS configures the Strict-Transport-Security header of a site. It is
+// sent only on responses over the proxy's own HTTPS.
+type HSTS struct {
+	// MaxAge is the header's max-age; 0 (default) sends no header.
+	MaxAge            time.Duration `yaml:"maxAge"`
+	IncludeSubDomains bool          `yaml:"includeSubDomains"`
 }
 
 // CSP configures how the site's Content-Security-Policy is merged with what

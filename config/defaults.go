@@ -37,6 +37,11 @@ const (
 	DefaultRateMaxClients    = 10000
 	DefaultAgentSessionTTL   = 8 * time.Hour
 
+	DefaultTLSReloadInterval     = 30 * time.Second
+	DefaultACMECA                = "https://acme-v02.api.letsencrypt.org/directory"
+	DefaultACMEStorage           = "/var/lib/cobrowse-proxy/acme"
+	DefaultOnDemandRatePerMinute = 10
+
 	DefaultWidgetPosition = "bottom-right"
 	DefaultWidgetLabel    = "Get help"
 )
@@ -55,6 +60,20 @@ func applyDefaults(c *Config) {
 	setStr(&c.Listen.Admin, DefaultAdminAddr)
 
 	setStr(&c.TLS.Mode, TLSModeOff)
+	setDur(&c.TLS.Files.ReloadInterval, DefaultTLSReloadInterval)
+	acme := &c.TLS.ACME
+	setStr(&acme.CA, DefaultACMECA)
+	if acme.Challenges == nil {
+		acme.Challenges = []string{ChallengeHTTP01, ChallengeTLSALPN01}
+	}
+	setStr(&acme.Storage, DefaultACMEStorage)
+	for i, d := range acme.Domains {
+		acme.Domains[i] = strings.TrimRight(strings.ToLower(d), ".")
+	}
+	for i, d := range acme.OnDemand.Allow {
+		acme.OnDemand.Allow[i] = strings.TrimRight(strings.ToLower(d), ".")
+	}
+	setInt(&acme.OnDemand.RatePerMinute, DefaultOnDemandRatePerMinute)
 
 	setDur(&c.Server.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDur(&c.Server.IdleTimeout, DefaultIdleTimeout)

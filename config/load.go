@@ -210,6 +210,8 @@ func readFiles(c *Config, baseDir string, es *Errors) {
 	readSecretKey(&a.SessionKey, &a.SessionKeyFile, &a.sessionKeyFromFile, "token.agent.sessionKeyFile", baseDir, es)
 	c.TLS.Files.CertFile = resolvePath(baseDir, c.TLS.Files.CertFile)
 	c.TLS.Files.KeyFile = resolvePath(baseDir, c.TLS.Files.KeyFile)
+	c.TLS.ACME.CARoots = resolvePath(baseDir, c.TLS.ACME.CARoots)
+	c.TLS.ACME.Storage = resolvePath(baseDir, c.TLS.ACME.Storage)
 }
 
 func readSecretKey(value, file *string, fromFile *bool, p, baseDir string, es *Errors) {

@@ -243,7 +243,7 @@ sites:
   - name: shop
     hosts: [shop.example.com]
     upstrem: http://127.0.0.1:3000
-`, "sites[0].upstrem: unknown key at line 6; valid keys here: name, hosts, upstream, preserveHost, inject, settings, widget, masking, csp, crossOriginAssets\n" +
+`, "sites[0].upstrem: unknown key at line 6; valid keys here: name, hosts, upstream, preserveHost, inject, settings, widget, masking, csp, crossOriginAssets, hsts\n" +
 			"sites[0].upstream: is required: the URL of the site behind the proxy, e.g. http://127.0.0.1:3000"},
 		{"unknown keys inside typed settings pass through", `
 zoom: {sdkKey: K}

@@ -86,19 +86,6 @@ func checkListen(es *Errors, p, addr string) bool {
 	return true
 }
 
-func (c *Config) validateTLS(es *Errors) {
-	switch c.TLS.Mode {
-	case TLSModeOff:
-	case TLSModeFiles:
-		checkReadable(es, "tls.files.certFile", c.TLS.Files.CertFile, "the PEM certificate chain")
-		checkReadable(es, "tls.files.keyFile", c.TLS.Files.KeyFile, "the PEM private key")
-	case "acme":
-		es.add("tls.mode", c.TLS.Mode, "is not available in this version yet; use off or files")
-	default:
-		es.add("tls.mode", c.TLS.Mode, "must be off or files")
-	}
-}
-
 // checkReadable reports a path that is empty, missing, not a regular file
 // or not readable. It never reads the content, so secrets stay out of
 // messages. Stat comes first so that a FIFO or device is refused rather

@@ -62,6 +62,7 @@ func (c *Config) validateSites(es *Errors) {
 		validateMasking(es, sp+".masking", s.Masking.Selectors, s.Masking.Attributes)
 		validateCSP(es, sp+".csp", s.CSP)
 		validateCrossOriginAssets(es, sp+".crossOriginAssets", s.CrossOriginAssets)
+		c.validateHSTS(es, sp+".hsts", s.HSTS)
 	}
 }
 

@@ -55,10 +55,9 @@ func TestValidateErrors(t *testing.T) {
 		{"listen clash", func(c *Config) { c.Listen.Admin = ":8080" },
 			`listen.admin: ":8080" is already used by listen.http; each listener needs its own address`},
 		{"https ignored when tls off", func(c *Config) { c.Listen.HTTPS = ":8080" }, ``},
-		{"tls acme", func(c *Config) { c.TLS.Mode = "acme" },
-			`tls.mode: "acme" is not available in this version yet; use off or files`},
+		{"tls acme defaults ok", func(c *Config) { c.TLS.Mode = TLSModeACME }, ``},
 		{"tls unknown mode", func(c *Config) { c.TLS.Mode = "on" },
-			`tls.mode: "on" must be off or files`},
+			`tls.mode: "on" must be off, files or acme`},
 		{"tls files missing", func(c *Config) {
 			c.TLS.Mode = TLSModeFiles
 			c.TLS.Files.CertFile = cert

@@ -22,7 +22,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"testdata/bad.yaml: 9 problem(s):",
 		"  sites[1].settinsg: unknown key at line 18;",
 		`  listen.http: "nonsense" must be host:port`,
-		`  tls.mode: "acme" is not available in this version yet; use off or files`,
+		`  tls.mode: "on" must be off, files or acme`,
 		`  proxy.unknownHostStatus: "500" must be 421 or 404`,
 		"  zoom.sdkKey: is required",
 		`  sites[0].name: "Shop!" must be`,

@@ -15,6 +15,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
 )
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
@@ -49,21 +50,40 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 	if err != nil {
 		return err
 	}
-	tlsConf, err := server.TLSConfig(cfg)
-	if err != nil {
-		return err
+	opts := server.Options{
+		Handler: handler,
+		Gather:  reg,
+		Server:  cfg.Server,
+		Logger:  log,
+	}
+	if l.HTTPS != nil {
+		httpAddr := ""
+		if l.HTTP != nil {
+			httpAddr = l.HTTP.Addr().String()
+		}
+		m, err := tlsconf.New(ctx, tlsconf.Options{
+			TLS:        cfg.TLS,
+			Names:      tlsconf.SiteHosts(cfg.Sites),
+			HTTPAddr:   httpAddr,
+			HTTPSAddr:  l.HTTPS.Addr().String(),
+			Logger:     log,
+			Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		// The listeners are bound, so a CA can already validate through them.
+		if err := m.Start(ctx); err != nil {
+			return err
+		}
+		opts.TLS, opts.HTTPHandler, opts.Ready = m.TLSConfig(), m.HTTPHandler, m.Ready
 	}
 	for _, s := range cfg.Sites {
 		log.Info("site", "name", s.Name, "hosts", s.Hosts, "upstream", s.Upstream)
 	}
 	log.Info("starting cobrowse-proxy", "version", versionString(), "tls", cfg.TLS.Mode, "sdk", cfg.Zoom)
-	return server.Serve(ctx, l, server.Options{
-		Handler: handler,
-		TLS:     tlsConf,
-		Gather:  reg,
-		Server:  cfg.Server,
-		Logger:  log,
-	})
+	return server.Serve(ctx, l, opts)
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/web"
 )
@@ -198,7 +199,16 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 			CrossOriginAssets: sc.CrossOriginAssets,
 		},
 		Endpoints: map[string]http.Handler{"/bootstrap.js": bs},
+		Wrap:      hsts(sc.HSTS),
 	}, nil
+}
+
+// hsts returns the site's Strict-Transport-Security middleware, or nil.
+func hsts(h config.HSTS) func(http.Handler) http.Handler {
+	if h.MaxAge <= 0 {
+		return nil
+	}
+	return tlsconf.HSTS(h.MaxAge, h.IncludeSubDomains)
 }
 
 // pathAllowed: with include patterns, only matching paths; never a path

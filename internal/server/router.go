@@ -21,6 +21,10 @@ type Site struct {
 	// Endpoints are the site's own handlers under the reserved prefix, by
 	// path below it ("/bootstrap.js", "/csp-report").
 	Endpoints map[string]http.Handler
+	// Wrap, if set, wraps everything the site serves (e.g. HSTS).
+	Wrap func(http.Handler) http.Handler
+
+	handler http.Handler // built by NewRouter
 }
 
 // Router sends each request to the site that serves its Host: the reserved
@@ -63,6 +67,15 @@ func NewRouter(o RouterOptions, hosts map[string]*Site) *Router {
 		metrics: o.Metrics, log: o.Logger, unknownStatus: o.UnknownHostStatus,
 		endpoints: o.Endpoints,
 	}
+	for _, s := range hosts {
+		if s.handler != nil {
+			continue // a site with several hosts
+		}
+		s.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.serveSite(s, w, req) })
+		if s.Wrap != nil {
+			s.handler = s.Wrap(s.handler)
+		}
+	}
 	for h, s := range hosts {
 		if suffix, ok := strings.CutPrefix(h, "*"); ok {
 			r.wildcards = append(r.wildcards, wildcard{suffix: suffix, site: s})
@@ -91,6 +104,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("This proxy does not serve this host name.\n"))
 		return
 	}
+	site.handler.ServeHTTP(w, r)
+}
+
+// serveSite answers a request for site: the reserved prefix here,
+// everything else through the proxy.
+func (rt *Router) serveSite(site *Site, w http.ResponseWriter, r *http.Request) {
 	reqPath := r.URL.Path
 	if strings.Contains(reqPath, "//") || strings.Contains(reqPath, "/.") {
 		// Many upstreams normalise these, so //__cobrowse/x and

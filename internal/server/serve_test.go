@@ -24,6 +24,7 @@ import (
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
 )
 
 func listen(t *testing.T) net.Listener {
@@ -264,19 +265,21 @@ func TestServeTLSFiles(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := server.TLSConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(r.Proto + " " + r.Host + r.URL.RequestURI()))
 	})
 	l := server.Listeners{HTTP: listen(t), HTTPS: listen(t)}
 	defer l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
+	m, err := tlsconf.New(ctx, tlsconf.Options{TLS: cfg.TLS, HTTPAddr: l.HTTP.Addr().String(), HTTPSAddr: l.HTTPS.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	served := make(chan error, 1)
 	go func() {
-		served <- server.Serve(ctx, l, server.Options{Handler: handler, TLS: tlsConf, Server: cfg.Server, Logger: slog.New(slog.DiscardHandler)})
+		served <- server.Serve(ctx, l, server.Options{Handler: handler, TLS: m.TLSConfig(), HTTPHandler: m.HTTPHandler,
+			Ready: m.Ready, Server: cfg.Server, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	defer func() {
 		cancel()
@@ -336,7 +339,7 @@ func TestServeTLSFiles(t *testing.T) {
 	for _, c := range []struct{ host, want string }{
 		{"shop.example.com:" + httpPort, "https://shop.example.com:" + httpsPort + "/a/b?c=d"},
 		{"shop.example.com", "https://shop.example.com:" + httpsPort + "/a/b?c=d"},
-		// IPv6 literals: see TestRedirectToHTTPSIPv6 (redirect_internal_test.go).
+		// IPv6 literals and bad hosts: see internal/tlsconf's redirect tests.
 	} {
 		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+httpPort+"/a/b?c=d", nil)
 		req.Host = c.host

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,7 +39,7 @@ func Listen(cfg *config.Config) (Listeners, error) {
 		return ln
 	}
 	l.HTTP = open(cfg.Listen.HTTP, "http")
-	if cfg.TLS.Mode == config.TLSModeFiles {
+	if cfg.TLS.Mode != config.TLSModeOff {
 		l.HTTPS = open(cfg.Listen.HTTPS, "https")
 	}
 	l.Admin = open(cfg.Listen.Admin, "admin")
@@ -67,6 +66,13 @@ type Options struct {
 	Gather  prometheus.Gatherer // for /metrics
 	Server  config.Server       // timeouts and the shutdown grace period
 	Logger  *slog.Logger
+	// HTTPHandler wraps the plain-HTTP listener's handler when there is an
+	// HTTPS listener: ACME challenges, then a redirect to HTTPS
+	// (tlsconf.Manager.HTTPHandler).
+	HTTPHandler func(http.Handler) http.Handler
+	// Ready, if set, must return nil for /readyz to report ready (e.g. a
+	// certificate is available).
+	Ready func() error
 }
 
 // Serve serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -99,13 +105,17 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 		s.TLSConfig = o.TLS
 		all = append(all, served{s, l.HTTPS, true})
 		if l.HTTP != nil {
-			all = append(all, served{newServer(redirectToHTTPS(l.HTTPS.Addr()), "http"), l.HTTP, false})
+			h := o.Handler
+			if o.HTTPHandler != nil {
+				h = o.HTTPHandler(h)
+			}
+			all = append(all, served{newServer(h, "http"), l.HTTP, false})
 		}
 	} else if l.HTTP != nil {
 		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false})
 	}
 	if l.Admin != nil {
-		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false})
+		all = append(all, served{newServer(adminHandler(o.Gather, &ready, o.Ready), "admin"), l.Admin, false})
 	}
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
@@ -150,7 +160,7 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	return serveErr
 }
 
-func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
+func adminHandler(g prometheus.Gatherer, ready *atomic.Bool, check func() error) http.Handler {
 	mux := http.NewServeMux()
 	if g != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -163,42 +173,13 @@ func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if check != nil {
+			if err := check(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		w.Write([]byte("ready\n"))
 	})
 	return mux
-}
-
-// redirectToHTTPS sends plain-HTTP visitors to the same URL over HTTPS.
-func redirectToHTTPS(httpsAddr net.Addr) http.Handler {
-	_, port, _ := net.SplitHostPort(httpsAddr.String())
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		if port != "443" {
-			host = net.JoinHostPort(host, port)
-		} else if strings.Contains(host, ":") {
-			host = "[" + host + "]"
-		}
-		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
-	})
-}
-
-// TLSConfig returns the TLS settings for mode files: TLS 1.2 or newer,
-// HTTP/2 offered, the certificate pair loaded from disk.
-func TLSConfig(cfg *config.Config) (*tls.Config, error) {
-	if cfg.TLS.Mode != config.TLSModeFiles {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.Files.CertFile, cfg.TLS.Files.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load tls.files certFile %s and keyFile %s: %w", cfg.TLS.Files.CertFile, cfg.TLS.Files.KeyFile, err)
-	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{"h2", "http/1.1"},
-	}, nil
 }

@@ -1,0 +1,280 @@
+package tlsconf
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+)
+
+// acmeSource obtains and renews certificates with certmagic.
+//
+// Two certmagic configs share one cache and one storage: managed holds the
+// listed names and obtains them up front (with OnDemand set, certmagic would
+// defer even listed names to the first handshake), and onDemand, present
+// only when tls.acme.onDemand is enabled, serves the handshakes and obtains
+// certificates for unlisted names its decision allows. Neither touches
+// certmagic.Default.
+type acmeSource struct {
+	log     *slog.Logger
+	metrics *Metrics
+	storage certmagic.Storage
+	cache   *certmagic.Cache
+	names   []string
+	listed  map[string]bool
+
+	managed  *certmagic.Config
+	onDemand *certmagic.Config // nil unless enabled
+	serve    *certmagic.Config // the config handshakes go through
+	issuer   *certmagic.ACMEIssuer
+
+	http01, tlsALPN bool
+}
+
+func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, error) {
+	a := o.TLS.ACME
+	if err := checkStorage(a.Storage); err != nil {
+		return nil, err
+	}
+	var roots *x509.CertPool
+	if a.CARoots != "" {
+		pemData, err := os.ReadFile(a.CARoots)
+		if err != nil {
+			return nil, fmt.Errorf("read tls.acme.caRoots: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("tls.acme.caRoots %s: no PEM certificate found", a.CARoots)
+		}
+	}
+	s := &acmeSource{
+		log:     o.Logger,
+		metrics: met,
+		storage: &certmagic.FileStorage{Path: a.Storage},
+		http01:  slices.Contains(a.Challenges, config.ChallengeHTTP01),
+		tlsALPN: slices.Contains(a.Challenges, config.ChallengeTLSALPN01),
+		listed:  map[string]bool{},
+	}
+	if !s.http01 && !s.tlsALPN {
+		return nil, fmt.Errorf("tls.acme.challenges: enable %s or %s", config.ChallengeHTTP01, config.ChallengeTLSALPN01)
+	}
+	var skipped []string
+	for _, n := range append(slices.Clone(o.Names), a.Domains...) {
+		n = strings.TrimRight(strings.ToLower(n), ".")
+		switch {
+		case s.listed[n]:
+		case !issuable(n):
+			skipped = append(skipped, n)
+		default:
+			s.listed[n] = true
+			s.names = append(s.names, n)
+		}
+	}
+	if len(skipped) > 0 {
+		o.Logger.Info("tls: no ACME certificate for wildcard, IP and localhost names", "names", skipped)
+	}
+
+	zl := zap.New(newSlogCore(o.Logger.With("component", "certmagic")))
+	s.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(c certmagic.Certificate) (*certmagic.Config, error) {
+			for _, n := range c.Names {
+				if !s.listed[n] && s.onDemand != nil {
+					return s.onDemand, nil
+				}
+			}
+			return s.managed, nil
+		},
+		Logger: zl,
+	})
+	listenHost, httpPort := splitPort(o.HTTPAddr)
+	tlsHost, tlsPort := splitPort(o.HTTPSAddr)
+	if !s.http01 {
+		listenHost = tlsHost
+	}
+	newConfig := func(od *certmagic.OnDemandConfig) (*certmagic.Config, *certmagic.ACMEIssuer) {
+		cfg := certmagic.New(s.cache, certmagic.Config{
+			Storage:        s.storage,
+			Logger:         zl,
+			OnEvent:        s.onEvent,
+			ShouldEmitFunc: shouldEmit,
+			OnDemand:       od,
+		})
+		iss := certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
+			CA:                      a.CA,
+			Email:                   a.Email,
+			Agreed:                  true,
+			DisableHTTPChallenge:    !s.http01,
+			DisableTLSALPNChallenge: !s.tlsALPN,
+			// The solvers try to bind these addresses, find them taken by
+			// our own listeners and leave the answers to HTTPHandler and
+			// GetCertificate, which share certmagic's challenge memory
+			// and, across replicas, the storage.
+			ListenHost:     listenHost,
+			AltHTTPPort:    httpPort,
+			AltTLSALPNPort: tlsPort,
+			TrustedRoots:   roots,
+			Logger:         zl,
+		})
+		cfg.Issuers = []certmagic.Issuer{iss}
+		return cfg, iss
+	}
+	s.managed, s.issuer = newConfig(nil)
+	s.serve = s.managed
+	if a.OnDemand.Enabled {
+		d := newDecider(a.OnDemand, s.listed, o)
+		s.onDemand, _ = newConfig(&certmagic.OnDemandConfig{DecisionFunc: d.decide})
+		s.serve = s.onDemand
+	}
+	return s, nil
+}
+
+// issuable reports whether an ACME CA can be asked for name over HTTP-01 or
+// TLS-ALPN-01: not a wildcard (DNS-01 only), not an IP address (few CAs,
+// and not with these site hosts in mind), not localhost (never public).
+func issuable(name string) bool {
+	if name == "" || strings.HasPrefix(name, "*.") || name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return false
+	}
+	_, err := netip.ParseAddr(name)
+	return err != nil
+}
+
+func splitPort(addr string) (string, int) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0
+	}
+	n, _ := strconv.Atoi(port)
+	return host, n
+}
+
+// checkStorage creates dir if needed and proves it writable, so a
+// read-only mount fails at start-up rather than after a certificate was
+// paid for with a CA request.
+func checkStorage(dir string) error {
+	if dir == "" {
+		return fmt.Errorf("tls.acme.storage is empty")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("tls.acme.storage %s: %w; mount a writable volume there (replicas must share it)", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("tls.acme.storage %s is not writable: %w; mount a writable volume there (replicas must share it)", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func (s *acmeSource) start(ctx context.Context) error {
+	if len(s.names) == 0 {
+		return nil
+	}
+	if err := s.managed.ManageAsync(ctx, s.names); err != nil {
+		return fmt.Errorf("manage certificates for %v: %w", s.names, err)
+	}
+	return nil
+}
+
+func (s *acmeSource) close() { s.cache.Stop() }
+
+func (s *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return s.serve.GetCertificate(hello)
+}
+
+func (s *acmeSource) ready() error {
+	var missing []string
+	for _, n := range s.names {
+		if len(s.cache.AllMatchingCertificates(n)) == 0 {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w for %s", errNotReady, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+const acmeChallengePath = "/.well-known/acme-challenge/"
+
+func (s *acmeSource) challengeHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, acmeChallengePath) && s.issuer.HandleHTTPChallenge(w, r) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// certmagic events used by onEvent; nothing else is emitted, which keeps
+// the per-handshake event off the hot path.
+const (
+	eventObtained = "cert_obtained"
+	eventFailed   = "cert_failed"
+	eventCached   = "cached_managed_cert"
+)
+
+func shouldEmit(event string) bool {
+	return event == eventObtained || event == eventFailed || event == eventCached
+}
+
+// onEvent turns certmagic's events into metrics and log lines. It is called
+// synchronously by certmagic and never vetoes anything.
+func (s *acmeSource) onEvent(ctx context.Context, event string, data map[string]any) error {
+	name, _ := data["identifier"].(string)
+	renewal, _ := data["renewal"].(bool)
+	switch event {
+	case eventObtained:
+		outcome := outcomeObtained
+		if renewal {
+			outcome = outcomeRenewed
+		}
+		s.metrics.Issuance.WithLabelValues(outcome).Inc()
+		s.log.Info("tls certificate "+outcome, "name", name, "issuer", data["issuer"])
+		if p, ok := data["certificate_path"].(string); ok {
+			s.expiryFromStorage(ctx, p)
+		}
+	case eventFailed:
+		s.metrics.Issuance.WithLabelValues(outcomeFailed).Inc()
+		s.log.Error("tls certificate not obtained; certmagic retries with backoff", "name", name, "renewal", renewal, "error", data["error"])
+	case eventCached:
+		sans, _ := data["sans"].([]string)
+		for _, n := range sans {
+			for _, c := range s.cache.AllMatchingCertificates(n) {
+				if c.Leaf != nil {
+					s.metrics.setExpiry(c.Leaf)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *acmeSource) expiryFromStorage(ctx context.Context, key string) {
+	data, err := s.storage.Load(ctx, key)
+	if err != nil {
+		s.log.Warn("tls: read obtained certificate for metrics", "error", err)
+		return
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return
+	}
+	if leaf, err := x509.ParseCertificate(block.Bytes); err == nil {
+		s.metrics.setExpiry(leaf)
+	}
+}

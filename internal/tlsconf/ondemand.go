@@ -1,0 +1,147 @@
+package tlsconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+)
+
+// decider is the on-demand DecisionFunc: certmagic calls it during a
+// handshake for a name it has no certificate for. The checks run cheapest
+// first, so a flood of random SNI names costs neither an ask request nor
+// rate-limit budget unless the allow-list lets them through:
+//
+//  1. listed names (sites, domains) are always allowed;
+//  2. with allow patterns, the name must match one;
+//  3. with an ask URL, it must answer 2xx;
+//  4. the rate limit must have room.
+type decider struct {
+	listed  map[string]bool
+	allow   []string
+	ask     *url.URL
+	client  *http.Client
+	limiter *limiter
+	log     *slog.Logger
+}
+
+var errOnDemandRefused = errors.New("on-demand certificate refused")
+
+func newDecider(od config.TLSOnDemand, listed map[string]bool, o Options) *decider {
+	d := &decider{listed: listed, allow: od.Allow, client: o.AskClient, log: o.Logger,
+		limiter: newLimiter(od.RatePerMinute, time.Minute, o.Now)}
+	if od.Ask != "" {
+		d.ask, _ = url.Parse(od.Ask) // validated by config
+	}
+	if d.client == nil {
+		d.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return d
+}
+
+func (d *decider) decide(ctx context.Context, name string) error {
+	if d.listed[name] {
+		return nil
+	}
+	if err := d.check(ctx, name); err != nil {
+		d.log.Debug("tls: on-demand certificate refused", "name", name, "error", err)
+		return err
+	}
+	d.log.Info("tls: on-demand certificate allowed", "name", name)
+	return nil
+}
+
+func (d *decider) check(ctx context.Context, name string) error {
+	if len(d.allow) > 0 && !matchAny(d.allow, name) {
+		return fmt.Errorf("%w: %s matches no tls.acme.onDemand.allow pattern", errOnDemandRefused, name)
+	}
+	if d.ask != nil {
+		if err := d.askURL(ctx, name); err != nil {
+			return err
+		}
+	}
+	if !d.limiter.allow() {
+		return fmt.Errorf("%w: %s: tls.acme.onDemand.ratePerMinute reached", errOnDemandRefused, name)
+	}
+	return nil
+}
+
+func (d *decider) askURL(ctx context.Context, name string) error {
+	u := *d.ask
+	q := u.Query()
+	q.Set("domain", name)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: ask %s: %v", errOnDemandRefused, d.ask.Redacted(), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%w: ask %s answered %d for %s", errOnDemandRefused, d.ask.Redacted(), resp.StatusCode, name)
+	}
+	return nil
+}
+
+// matchAny reports whether name equals a pattern or, for "*.suffix",
+// is exactly one label followed by .suffix (the same rule as a wildcard
+// certificate, RFC 6125 section 6.4.3).
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if suffix, ok := strings.CutPrefix(p, "*."); ok {
+			label, rest, found := strings.Cut(name, ".")
+			if found && label != "" && rest == suffix {
+				return true
+			}
+		} else if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// limiter is a token bucket holding up to n tokens and refilling n per
+// period, on the given clock.
+type limiter struct {
+	mu     sync.Mutex
+	n      float64
+	per    time.Duration
+	now    func() time.Time
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(n int, per time.Duration, now func() time.Time) *limiter {
+	if n < 1 {
+		n = 1
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &limiter{n: float64(n), per: per, now: now, tokens: float64(n), last: now()}
+}
+
+func (l *limiter) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.now()
+	if el := t.Sub(l.last); el > 0 {
+		l.tokens = min(l.n, l.tokens+l.n*float64(el)/float64(l.per))
+		l.last = t
+	}
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}
