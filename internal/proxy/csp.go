@@ -16,10 +16,10 @@ const ReasonCSP = "csp_skipped"
 
 // mergeCSP merges the Zoom sources into the response's CSP headers (adding
 // the site's baseline policy first when there is none) and returns the tag
-// to insert (with the nonce the policies need, if any) and the merger for
+// to insert (tag, with the nonce the policies need, if any) and the merger for
 // <meta> policies in the page. skip is non-empty when no merge can allow
 // the loader; the headers are then left as they were.
-func (p *Proxy) mergeCSP(x *exchange, c *CSP, h http.Header) (tag []byte, meta func([]byte) []byte, skip string) {
+func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []byte, meta func([]byte) []byte, skip string) {
 	if c.Baseline != "" && len(h.Values(csp.HeaderEnforce)) == 0 && len(h.Values(csp.HeaderReportOnly)) == 0 {
 		h.Set(csp.HeaderEnforce, c.Baseline)
 	}
@@ -36,7 +36,6 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, h http.Header) (tag []byte, meta f
 	if r.Outcome == csp.OutcomeSkipped {
 		return nil, nil, r.Reason
 	}
-	tag = x.site.Tag
 	if r.Nonce != "" {
 		tag = withNonce(tag, r.Nonce)
 	}

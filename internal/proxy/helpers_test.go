@@ -25,7 +25,7 @@ import (
 const siteHost = "shop.example.com"
 
 // tagRE matches the loader tag the proxy inserts.
-var tagRE = regexp.MustCompile(`<script src="/__cobrowse/bootstrap\.js\?v=[0-9a-f]+"></script>`)
+var tagRE = regexp.MustCompile(`<script src="/__cobrowse/bootstrap\.js\?v=[0-9a-f]+(?:&amp;frame=1)?"></script>`)
 
 // lockedBuffer is a bytes.Buffer safe to write from the server and read
 // from the test.

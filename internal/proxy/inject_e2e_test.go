@@ -430,3 +430,31 @@ func TestInjectMetrics(t *testing.T) {
 		t.Errorf("requests_total{code=200} = %v, want 3", got)
 	}
 }
+
+// A document requested as an iframe gets the iframe variant of the loader
+// (loader only, no widget); a top-level document the full one.
+func TestFrameVariant(t *testing.T) {
+	page := []byte("<!doctype html><html><head><title>x</title></head><body>x</body></html>")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write(page)
+	}))
+	defer up.Close()
+	e := newEnv(t, up.URL, nil)
+	for _, c := range []struct {
+		dest  string
+		frame bool
+	}{{"document", false}, {"iframe", true}, {"frame", true}, {"", false}} {
+		hdr := map[string]string{}
+		if c.dest != "" {
+			hdr["Sec-Fetch-Dest"] = c.dest
+		}
+		_, got := e.do(e.request("GET", "/", hdr))
+		if _, at := stripTag(t, got); at < 0 {
+			t.Fatalf("%q: not injected", c.dest)
+		}
+		if has := bytes.Contains(got, []byte("&amp;frame=1")); has != c.frame {
+			t.Errorf("Sec-Fetch-Dest %q: iframe variant %v, want %v", c.dest, has, c.frame)
+		}
+	}
+}

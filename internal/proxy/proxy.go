@@ -38,6 +38,9 @@ type Site struct {
 	Policy inject.Policy
 	// Tag is the loader tag inserted into documents.
 	Tag []byte
+	// FrameTag is the loader tag for documents requested as iframes or
+	// frames (Sec-Fetch-Dest): the loader only, no widget.
+	FrameTag []byte
 	// Markers: a page whose head already contains one is left alone.
 	Markers [][]byte
 	// CSP, when set, merges the Zoom sources into the policies of injected

@@ -45,10 +45,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 
 	tag := x.site.Tag
+	if d.Frame && x.site.FrameTag != nil {
+		tag = x.site.FrameTag
+	}
 	var metaCSP func([]byte) []byte
 	if c := x.site.CSP; c != nil {
 		var skip string
-		tag, metaCSP, skip = p.mergeCSP(x, c, res.Header)
+		tag, metaCSP, skip = p.mergeCSP(x, c, tag, res.Header)
 		if skip != "" {
 			x.decision = ReasonCSP
 			p.opts.Metrics.Injections.WithLabelValues(x.site.Name, ReasonCSP).Inc()

@@ -177,7 +177,9 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 			cspSite.ReportURI = cfg.Token.Prefix + "/csp-report"
 		}
 	}
-	tag := `<script src="` + html.EscapeString(cfg.Token.Prefix+"/bootstrap.js?v="+bs.Version()) + `"></script>`
+	src := cfg.Token.Prefix + "/bootstrap.js?v=" + bs.Version()
+	tag := `<script src="` + html.EscapeString(src) + `"></script>`
+	frameTag := `<script src="` + html.EscapeString(src+"&frame=1") + `"></script>`
 	include, exclude := sc.Inject.Include, sc.Inject.Exclude
 	var allowed func(string) bool
 	if len(include) > 0 || len(exclude) > 0 {
@@ -194,6 +196,7 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 				PathAllowed: allowed,
 			},
 			Tag:               []byte(tag),
+			FrameTag:          []byte(frameTag),
 			Markers:           markers,
 			CSP:               cspSite,
 			CrossOriginAssets: sc.CrossOriginAssets,
