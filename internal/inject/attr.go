@@ -61,6 +61,7 @@ func attrValue(tag []byte, name string) (start, end int, quote byte, ok bool) {
 	return 0, 0, 0, false
 }
 
+// isTagSpace reports whether c is HTML white space.
 func isTagSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }

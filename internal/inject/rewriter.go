@@ -441,11 +441,10 @@ func incompatibleStart(b []byte) bool {
 		(len(b) > 1 && b[1] == 0)
 }
 
+// isHTMLSpace reports whether b is only HTML white space.
 func isHTMLSpace(b []byte) bool {
 	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\f', '\r':
-		default:
+		if !isTagSpace(c) {
 			return false
 		}
 	}
