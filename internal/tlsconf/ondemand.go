@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
 // decider is the on-demand DecisionFunc: certmagic calls it during a
@@ -28,7 +29,7 @@ type decider struct {
 	allow   []string
 	ask     *url.URL
 	client  *http.Client
-	limiter *limiter
+	limiter *ratelimit.Limiter // one global bucket (the zero address)
 	log     *slog.Logger
 }
 
@@ -36,7 +37,9 @@ var errOnDemandRefused = errors.New("on-demand certificate refused")
 
 func newDecider(od config.TLSOnDemand, listed map[string]bool, o Options) *decider {
 	d := &decider{listed: listed, allow: od.Allow, client: o.AskClient, log: o.Logger,
-		limiter: newLimiter(od.RatePerMinute, time.Minute, o.Now)}
+		limiter: ratelimit.New(ratelimit.Limit{
+			Every: time.Minute / time.Duration(max(od.RatePerMinute, 1)), Burst: max(od.RatePerMinute, 1), MaxClients: 1,
+		}, o.Now)}
 	if od.Ask != "" {
 		d.ask, _ = url.Parse(od.Ask) // validated by config
 	}
@@ -67,7 +70,7 @@ func (d *decider) check(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	if !d.limiter.allow() {
+	if ok, _ := d.limiter.Allow(netip.Addr{}); !ok {
 		return fmt.Errorf("%w: %s: tls.acme.onDemand.ratePerMinute reached", errOnDemandRefused, name)
 	}
 	return nil
@@ -108,40 +111,4 @@ func matchAny(patterns []string, name string) bool {
 		}
 	}
 	return false
-}
-
-// limiter is a token bucket holding up to n tokens and refilling n per
-// period, on the given clock.
-type limiter struct {
-	mu     sync.Mutex
-	n      float64
-	per    time.Duration
-	now    func() time.Time
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(n int, per time.Duration, now func() time.Time) *limiter {
-	if n < 1 {
-		n = 1
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &limiter{n: float64(n), per: per, now: now, tokens: float64(n), last: now()}
-}
-
-func (l *limiter) allow() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t := l.now()
-	if el := t.Sub(l.last); el > 0 {
-		l.tokens = min(l.n, l.tokens+l.n*float64(el)/float64(l.per))
-		l.last = t
-	}
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
 }

@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
 // Service is everything the token package serves, built from one Options.
@@ -39,8 +41,8 @@ func New(o Options) (*Service, error) {
 	agents := NewAgentAuth(o.Agent.Keys, o.Agent.Identity, o.PeerAddr, sess)
 	h := &Handler{
 		minter: minter, agents: agents, opts: o,
-		customers: NewLimiter(o.CustomerRate, o.Now),
-		agentRate: NewLimiter(o.Agent.Rate, o.Now),
+		customers: ratelimit.New(o.CustomerRate, o.Now),
+		agentRate: ratelimit.New(o.Agent.Rate, o.Now),
 	}
 	return &Service{
 		Minter: minter, Agents: agents, Sessions: sess, Token: h,
@@ -65,8 +67,8 @@ func New(o Options) (*Service, error) {
 type Handler struct {
 	minter    *Minter
 	agents    *AgentAuth
-	customers *Limiter
-	agentRate *Limiter
+	customers *ratelimit.Limiter
+	agentRate *ratelimit.Limiter
 	opts      Options
 }
 
@@ -183,10 +185,10 @@ func (h *Handler) mint(w http.ResponseWriter, r *http.Request, c Claims, pin str
 }
 
 // allow applies a rate limit, answering 429 with Retry-After when it bites.
-func (h *Handler) allow(w http.ResponseWriter, r *http.Request, l *Limiter, role Role) bool {
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, l *ratelimit.Limiter, role Role) bool {
 	ok, wait := l.Allow(h.opts.ClientAddr(r))
 	if !ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
 		h.refuse(w, r, role, http.StatusTooManyRequests, ReasonRateLimited, fieldError{"client", ReasonRateLimited})
 	}
 	return ok

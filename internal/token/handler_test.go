@@ -186,40 +186,6 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestLimiterBoundedAndIPv6(t *testing.T) {
-	c := newClock()
-	l := NewLimiter(RateLimit{Every: time.Minute, Burst: 1, MaxClients: 100}, c.Now)
-	for i := range 5000 {
-		l.Allow(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}))
-		if n := l.Len(); n > 100 {
-			t.Fatalf("tracking %d clients, max 100", n)
-		}
-	}
-	// One /64 is one client.
-	l = NewLimiter(RateLimit{Every: time.Minute, Burst: 1, MaxClients: 100}, c.Now)
-	if ok, _ := l.Allow(netip.MustParseAddr("2001:db8::1")); !ok {
-		t.Fatal("first")
-	}
-	if ok, _ := l.Allow(netip.MustParseAddr("2001:db8::2")); ok {
-		t.Fatal("same /64 escaped the limit")
-	}
-	if ok, _ := l.Allow(netip.MustParseAddr("2001:db8:0:1::1")); !ok {
-		t.Fatal("another /64 was limited")
-	}
-	// Idle clients are dropped before active ones.
-	l = NewLimiter(RateLimit{Every: time.Second, Burst: 1, MaxClients: 10}, c.Now)
-	for i := range 9 {
-		l.Allow(netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}))
-	}
-	c.Advance(2 * time.Second) // the nine refill: idle
-	active := netip.MustParseAddr("192.0.2.1")
-	l.Allow(active)
-	l.Allow(netip.MustParseAddr("192.0.2.200")) // map full: evicts
-	if ok, _ := l.Allow(active); ok {
-		t.Fatal("an active client's bucket was dropped while idle ones existed")
-	}
-}
-
 func TestBYOP(t *testing.T) {
 	const key = "k"
 	e := newEnv(t, func(o *Options) { o.BYOP = true; agentKeyOpts(key)(o) })

@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
 // LoginField is the form field of the agent sign-in form that carries the
@@ -32,7 +34,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, sess *Sessions) 
 	if ok, wait := h.agentRate.Allow(h.opts.ClientAddr(r)); !ok {
 		h.opts.Metrics.refused(RoleAgent, ReasonRateLimited)
 		h.log(r.Context(), "agent sign-in refused", RoleAgent, ReasonRateLimited, r)
-		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(wait), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
 		http.Redirect(w, r, desk+"?error="+ReasonRateLimited, http.StatusSeeOther)
 		return
 	}

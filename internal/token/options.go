@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
 // Defaults applied by Options.SetDefaults.
@@ -16,6 +18,9 @@ const (
 	DefaultPrefix       = "/__cobrowse"
 	DefaultMaxBodyBytes = 8 << 10
 )
+
+// RateLimit configures a per-client token bucket (see package ratelimit).
+type RateLimit = ratelimit.Limit
 
 // Options configure a Service. The config package fills the data fields;
 // the caller supplies the functions. Call SetDefaults, then Validate.

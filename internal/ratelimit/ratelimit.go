@@ -1,4 +1,7 @@
-package token
+// Package ratelimit is the token-bucket limiter shared by the token
+// endpoint, the CSP report endpoint and on-demand certificate issuance:
+// one bucket per client address (per /64 for IPv6), in bounded memory.
+package ratelimit
 
 import (
 	"math"
@@ -7,8 +10,8 @@ import (
 	"time"
 )
 
-// RateLimit configures a per-client token bucket.
-type RateLimit struct {
+// Limit configures a per-client token bucket.
+type Limit struct {
 	// Every is the time in which one request's worth refills.
 	Every time.Duration
 	// Burst is how many requests a client may make at once.
@@ -43,8 +46,8 @@ type bucket struct {
 	last   time.Time
 }
 
-// NewLimiter returns a limiter; now is the clock (nil: time.Now).
-func NewLimiter(l RateLimit, now func() time.Time) *Limiter {
+// New returns a limiter; now is the clock (nil: time.Now).
+func New(l Limit, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
@@ -120,9 +123,9 @@ func clientKey(a netip.Addr) netip.Prefix {
 	return netip.PrefixFrom(a, a.BitLen()) // the zero Addr gives an invalid prefix: one shared bucket
 }
 
-// RetryAfter formats a wait as the whole seconds of a Retry-After header,
-// rounded up so a client that obeys it is not refused again.
-func retryAfterSeconds(d time.Duration) int64 {
+// RetryAfterSeconds formats a wait as the whole seconds of a Retry-After
+// header, rounded up so a client that obeys it is not refused again.
+func RetryAfterSeconds(d time.Duration) int64 {
 	s := int64(math.Ceil(d.Seconds()))
 	return max(s, 1)
 }
