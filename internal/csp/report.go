@@ -6,14 +6,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
 // ReportHandler receives CSP violation reports at POST {prefix}/csp-report
@@ -41,34 +44,23 @@ type ReportHandler struct {
 	Metrics *Metrics
 	// Logger receives one warn line per counted violation; nil logs nothing.
 	Logger *slog.Logger
-	// ClientIP returns the address to rate-limit by. The server decides
+	// ClientAddr returns the address to rate-limit by. The server decides
 	// which proxies to trust for X-Forwarded-For; nil uses RemoteAddr.
-	ClientIP func(*http.Request) string
+	ClientAddr func(*http.Request) netip.Addr
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// MaxBody is the largest body accepted (413 beyond); 0 is 64 KiB.
 	MaxBody int64
-	// Rate is the reports per second a client may send on average (429
-	// beyond); 0 is 1. Burst is how many it may send at once; 0 is 20.
-	Rate  float64
-	Burst int
-	// MaxClients bounds the clients tracked by the rate limiter; when that
-	// many are mid-burst, new clients get 429. 0 is 10000.
-	MaxClients int
+	// Limiter limits reports per client (429 beyond); nil is one report
+	// per second on average, bursts of 20, 10000 clients tracked.
+	Limiter *ratelimit.Limiter
 	// MaxHosts bounds the distinct Zoom hosts used as blocked_host labels;
 	// later ones are counted as "zoom-other". 0 is 50.
 	MaxHosts int
 
-	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
-	hosts     map[string]bool
-}
-
-// bucket is one client's token bucket.
-type bucket struct {
-	tokens float64
-	last   time.Time
+	limiterOnce sync.Once
+	mu          sync.Mutex
+	hosts       map[string]bool
 }
 
 // violation is the part of a report the handler reads, from either format.
@@ -86,8 +78,8 @@ func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
-	if !h.allow(h.clientIP(r)) {
-		w.Header().Set("Retry-After", "1")
+	if ok, wait := h.limiter().Allow(h.clientAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
 		http.Error(w, "too many reports", http.StatusTooManyRequests)
 		return
 	}
@@ -306,60 +298,23 @@ func stripURL(s string) string {
 	return s
 }
 
-func (h *ReportHandler) clientIP(r *http.Request) string {
-	if h.ClientIP != nil {
-		return h.ClientIP(r)
+func (h *ReportHandler) clientAddr(r *http.Request) netip.Addr {
+	if h.ClientAddr != nil {
+		return h.ClientAddr(r)
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
 	}
-	return r.RemoteAddr
+	a, _ := netip.ParseAddr(host)
+	return a
 }
 
-// allow takes a token from the client's bucket.
-func (h *ReportHandler) allow(client string) bool {
-	now := time.Now()
-	if h.Now != nil {
-		now = h.Now()
-	}
-	rate, burst, maxClients := h.Rate, float64(h.Burst), h.MaxClients
-	if rate <= 0 {
-		rate = 1
-	}
-	if burst <= 0 {
-		burst = 20
-	}
-	if maxClients <= 0 {
-		maxClients = 10000
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.buckets == nil {
-		h.buckets = map[string]*bucket{}
-	}
-	b := h.buckets[client]
-	if b == nil {
-		if len(h.buckets) >= maxClients && now.Sub(h.lastSweep) >= time.Second {
-			// A full bucket is the same as none: forget those. At most
-			// once a second, so a flood from many addresses costs little.
-			h.lastSweep = now
-			for k, o := range h.buckets {
-				if o.tokens+now.Sub(o.last).Seconds()*rate >= burst {
-					delete(h.buckets, k)
-				}
-			}
+func (h *ReportHandler) limiter() *ratelimit.Limiter {
+	h.limiterOnce.Do(func() {
+		if h.Limiter == nil {
+			h.Limiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 20, MaxClients: 10000}, h.Now)
 		}
-		if len(h.buckets) >= maxClients {
-			return false
-		}
-		b = &bucket{tokens: burst, last: now}
-		h.buckets[client] = b
-	}
-	b.tokens = math.Min(burst, b.tokens+math.Max(0, now.Sub(b.last).Seconds())*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	})
+	return h.Limiter
 }

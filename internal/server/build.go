@@ -73,12 +73,12 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		}
 		if site.Proxy.CSP != nil {
 			site.Endpoints["/csp-report"] = &csp.ReportHandler{
-				Site:     sc.Name,
-				Sources:  site.Proxy.CSP.Sources,
-				Prefix:   prefix,
-				Metrics:  cspMetrics,
-				Logger:   log,
-				ClientIP: func(r *http.Request) string { return p.ClientAddr(r).String() },
+				Site:       sc.Name,
+				Sources:    site.Proxy.CSP.Sources,
+				Prefix:     prefix,
+				Metrics:    cspMetrics,
+				Logger:     log,
+				ClientAddr: p.ClientAddr,
 			}
 		}
 		for _, h := range sc.Hosts {
