@@ -161,6 +161,11 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 		SDKURL:   cfg.Zoom.SDKURL(),
 		Prefix:   cfg.Token.Prefix,
 		Settings: InitSettings(cfg, i),
+		Widget: web.Widget{
+			Enabled:  sc.Widget.Enabled == nil || *sc.Widget.Enabled,
+			Position: sc.Widget.Position,
+			Label:    sc.Widget.Label,
+		},
 	}, codecs)
 	if err != nil {
 		return nil, err

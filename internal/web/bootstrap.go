@@ -1,6 +1,8 @@
 // Package web serves what cobrowse-proxy itself puts in front of the
 // browser on the reserved prefix: bootstrap.js, which loads the Zoom
-// Cobrowse SDK with a site's settings baked in.
+// Cobrowse SDK with a site's settings baked in and draws the "get help"
+// widget (its styles are inside the script, applied as a constructed
+// stylesheet in the widget's shadow root, so there is no widget.css).
 package web
 
 import (
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
@@ -28,6 +31,25 @@ type BootstrapConfig struct {
 	// Settings are the init settings passed to ZoomCobrowseSDK.init,
 	// masking included.
 	Settings map[string]any `json:"settings"`
+	// Widget configures the "get help" widget. The iframe variant
+	// (bootstrap.js?frame=1) never draws it.
+	Widget Widget `json:"widget"`
+}
+
+// WidgetMaskClass is the class of the widget's root element. When the
+// widget is enabled, NewBootstrap adds "."+WidgetMaskClass to
+// piiMask.maskCssSelectors, so the agent does not see the widget.
+const WidgetMaskClass = "cobrowse-proxy-widget"
+
+// Widget is the widget's per-site configuration.
+type Widget struct {
+	Enabled bool `json:"enabled"`
+	// Position is bottom-right, bottom-left, top-right or top-left.
+	Position string `json:"position"`
+	// Label is the floating button's text.
+	Label string `json:"label"`
+	// MaskClass is set by NewBootstrap to WidgetMaskClass.
+	MaskClass string `json:"maskClass,omitempty"`
 }
 
 // Bootstrap is a site's bootstrap.js, rendered once at start-up.
@@ -44,6 +66,10 @@ var offered = []string{"zstd", "br", "gzip"}
 func NewBootstrap(cfg BootstrapConfig, codecs *encoding.Codecs) (*Bootstrap, error) {
 	if cfg.Settings == nil {
 		cfg.Settings = map[string]any{}
+	}
+	if cfg.Widget.Enabled {
+		cfg.Widget.MaskClass = WidgetMaskClass
+		cfg.Settings = withMask(cfg.Settings, "."+WidgetMaskClass)
 	}
 	// json.Marshal escapes <, > and & and U+2028/2029, so the result is a
 	// valid JavaScript expression that cannot close a script element.
@@ -69,6 +95,32 @@ func NewBootstrap(cfg BootstrapConfig, codecs *encoding.Codecs) (*Bootstrap, err
 		b.encoded[coding] = buf.Bytes()
 	}
 	return b, nil
+}
+
+// withMask returns a copy of settings whose piiMask.maskCssSelectors also
+// lists selector; settings itself is not changed. A piiMask without a
+// maskType gets "custom_input", the type that honours selectors.
+func withMask(settings map[string]any, selector string) map[string]any {
+	out := make(map[string]any, len(settings)+1)
+	for k, v := range settings {
+		out[k] = v
+	}
+	mask := map[string]any{}
+	if m, ok := settings["piiMask"].(map[string]any); ok {
+		for k, v := range m {
+			mask[k] = v
+		}
+	}
+	if _, ok := mask["maskType"]; !ok {
+		mask["maskType"] = "custom_input"
+	}
+	if sel, _ := mask["maskCssSelectors"].(string); strings.TrimSpace(sel) != "" {
+		mask["maskCssSelectors"] = sel + ", " + selector
+	} else {
+		mask["maskCssSelectors"] = selector
+	}
+	out["piiMask"] = mask
+	return out
 }
 
 // Version is a short hash of the script; the loader tag carries it as ?v=

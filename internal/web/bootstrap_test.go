@@ -115,16 +115,32 @@ func TestBootstrapServe(t *testing.T) {
 }
 
 // fakeDOM runs bootstrap.js in Node with a minimal window/document and
-// prints what the script did, as JSON.
+// prints what the script did, as JSON. argv: script, nonce, script URL.
+// The widget's DOM is faked just enough to count what it attaches; the
+// browser tests (internal/browsertest) drive the real thing.
 const fakeDOM = `
 const fs = require("fs");
 const inserted = [];
 const events = [];
+class El {
+  constructor(tag) { this.tag = tag; this.children = []; this.attrs = {}; this.className = ""; this.hidden = false; }
+  setAttribute(k, v) { this.attrs[k] = String(v); }
+  removeAttribute(k) { delete this.attrs[k]; }
+  appendChild(c) { this.children.push(c); return c; }
+  addEventListener() {}
+  attachShadow() { return (this.shadowRoot = new El("#shadow-root")); }
+  contains() { return false; }
+  focus() {}
+}
 const first = { parentNode: { insertBefore(s, ref) { inserted.push({src: s.src, async: s.async, nonce: s.nonce || "", before: ref.id}); } }, id: "page-script" };
+const body = new El("body");
 const document = {
-  currentScript: { nonce: process.argv[3] || "" },
-  createElement(tag) { return { tag }; },
+  currentScript: { nonce: process.argv[3] || "", src: process.argv[4] || "" },
+  baseURI: "https://shop.example/",
+  body,
+  createElement(tag) { return new El(tag); },
   getElementsByTagName(tag) { return tag === "script" ? [first] : []; },
+  addEventListener() {},
   dispatchEvent(e) { events.push(e.type); },
 };
 global.CustomEvent = class { constructor(type, o) { this.type = type; this.detail = o && o.detail; } };
@@ -136,10 +152,25 @@ new Function("window", "document", src)(window, document);
 const args = window.ZoomCobrowseSDKInitArgs;
 // The SDK would call the callback when it is ready.
 args[1]({ success: true, session: { id: "s" } });
-console.log(JSON.stringify({ inserted, settings: args[0], ready: window.CobrowseProxy.ready, events }));
+const widgets = body.children.filter(c => c.attrs["data-cobrowse-proxy"] === "widget").map(c => c.className);
+console.log(JSON.stringify({ inserted, settings: args[0], ready: window.CobrowseProxy.ready, frame: window.CobrowseProxy.frame, events, widgets }));
 `
 
-func TestBootstrapRunsInNode(t *testing.T) {
+type nodeRun struct {
+	Inserted []struct {
+		Src, Nonce, Before string
+		Async              bool
+	}
+	Settings map[string]any
+	Ready    bool
+	Frame    bool
+	Events   []string
+	Widgets  []string
+}
+
+// runInNode runs the rendered script in the fake DOM.
+func runInNode(t *testing.T, b *Bootstrap, nonce, src string) nodeRun {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		node, err = exec.LookPath("nodejs")
@@ -147,8 +178,6 @@ func TestBootstrapRunsInNode(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not installed: apt-get install -y nodejs (CI installs it)")
 	}
-	settings := map[string]any{"allowAgentAnnotation": true, "piiMask": map[string]any{"maskType": "custom_input", "maskCssSelectors": ".pii-mask, #ssn"}}
-	b := newTestBootstrap(t, settings)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "bootstrap.js")
 	if err := os.WriteFile(script, b.body, 0o600); err != nil {
@@ -158,23 +187,22 @@ func TestBootstrapRunsInNode(t *testing.T) {
 	if err := os.WriteFile(harness, []byte(fakeDOM), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	out, err := exec.Command(node, harness, script, nonce, src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	var got nodeRun
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("harness output %q: %v", out, err)
+	}
+	return got
+}
+
+func TestBootstrapRunsInNode(t *testing.T) {
+	settings := map[string]any{"allowAgentAnnotation": true, "piiMask": map[string]any{"maskType": "custom_input", "maskCssSelectors": ".pii-mask, #ssn"}}
+	b := newTestBootstrap(t, settings)
 	for _, nonce := range []string{"", "r4nd0m"} {
-		out, err := exec.Command(node, harness, script, nonce).CombinedOutput()
-		if err != nil {
-			t.Fatalf("node: %v\n%s", err, out)
-		}
-		var got struct {
-			Inserted []struct {
-				Src, Nonce, Before string
-				Async              bool
-			}
-			Settings map[string]any
-			Ready    bool
-			Events   []string
-		}
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("harness output %q: %v", out, err)
-		}
+		got := runInNode(t, b, nonce, "")
 		if len(got.Inserted) != 1 {
 			t.Fatalf("SDK script inserted %d times, want 1", len(got.Inserted))
 		}
@@ -190,5 +218,45 @@ func TestBootstrapRunsInNode(t *testing.T) {
 		if !got.Ready || len(got.Events) != 1 || got.Events[0] != "cobrowse-proxy:ready" {
 			t.Errorf("after the init callback: ready=%v events=%v", got.Ready, got.Events)
 		}
+		if len(got.Widgets) != 0 {
+			t.Errorf("widget disabled, but %d drawn", len(got.Widgets))
+		}
+	}
+}
+
+// With the widget on, its root carries the mask class and the class is
+// added to the masking selectors (without changing the caller's map); the
+// iframe variant loads the SDK but draws no widget.
+func TestBootstrapWidgetInNode(t *testing.T) {
+	settings := map[string]any{"piiMask": map[string]any{"maskType": "custom_input", "maskCssSelectors": ".pii-mask"}}
+	b, err := NewBootstrap(BootstrapConfig{
+		SDKURL:   "https://us01-zcb.zoom.us/static/resource/sdk/KEY/js/3.6.0",
+		Prefix:   "/__cobrowse",
+		Settings: settings,
+		Widget:   Widget{Enabled: true, Position: "bottom-left", Label: "Need help?"},
+	}, encoding.New(encoding.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settings["piiMask"].(map[string]any)["maskCssSelectors"] != ".pii-mask" {
+		t.Errorf("NewBootstrap changed the caller's settings: %v", settings)
+	}
+	page := runInNode(t, b, "", "https://shop.example/__cobrowse/bootstrap.js?v="+b.Version())
+	mask, _ := page.Settings["piiMask"].(map[string]any)
+	if mask["maskCssSelectors"] != ".pii-mask, ."+WidgetMaskClass || mask["maskType"] != "custom_input" {
+		t.Errorf("piiMask %v, want the widget's class added", mask)
+	}
+	if page.Frame || len(page.Widgets) != 1 || page.Widgets[0] != WidgetMaskClass {
+		t.Errorf("page: frame=%v widgets=%v, want one %q", page.Frame, page.Widgets, WidgetMaskClass)
+	}
+	frame := runInNode(t, b, "", "https://shop.example/__cobrowse/bootstrap.js?v="+b.Version()+"&frame=1")
+	if !frame.Frame || len(frame.Widgets) != 0 || len(frame.Inserted) != 1 || !frame.Ready {
+		t.Errorf("iframe variant: frame=%v widgets=%v inserted=%d ready=%v, want the loader only", frame.Frame, frame.Widgets, len(frame.Inserted), frame.Ready)
+	}
+
+	// Without selectors of its own, piiMask is created for the widget.
+	plain := withMask(map[string]any{"x": 1}, ".w")
+	if m := plain["piiMask"].(map[string]any); m["maskCssSelectors"] != ".w" || m["maskType"] != "custom_input" || plain["x"] != 1 {
+		t.Errorf("withMask on empty settings: %v", plain)
 	}
 }

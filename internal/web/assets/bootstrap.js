@@ -1,19 +1,168 @@
 /* cobrowse-proxy bootstrap: loads the Zoom Cobrowse SDK with this site's
-   settings. Served by cobrowse-proxy at {prefix}/bootstrap.js; no inline
-   script is needed, so it runs under a strict Content-Security-Policy. */
+   settings and draws the "get help" widget. Served by cobrowse-proxy at
+   {prefix}/bootstrap.js; it needs no inline script or style, so it runs
+   under a strict Content-Security-Policy, and it builds the widget with
+   createElement/textContent, never from HTML strings. The iframe variant
+   (?frame=1) loads the SDK only.
+   One global: window.CobrowseProxy. */
 (function (w, d) {
   "use strict";
   if (w.CobrowseProxy) {
     return; // loaded twice (the page also includes it): keep the first
   }
   var cfg = __CONFIG__;
+  var self = d.currentScript;
+  var nonce = (self && self.nonce) || "";
+  var frame = false;
+  try {
+    frame = new URL(self.src, d.baseURI).searchParams.get("frame") === "1";
+  } catch (e) {}
+  var widgetCfg = cfg.widget || {};
+
+  var PIN_KEY = "cobrowse-proxy:pin";
+  var EVENTS = ["pincode_updated", "session_started", "session_ended", "agent_joined", "agent_left",
+    "session_error", "session_reconnecting", "remote_assist_started", "remote_assist_stopped"];
+  // ZOOM.md's error codes as sentences a customer can act on.
+  var MESSAGES = {
+    1001: "The support session could not start. Check your connection and try again.",
+    1002: "A support session is already starting. Please wait a moment.",
+    1004: "A support session is already open for this site in another tab. End it there first.",
+    1006: "That support PIN was not found.",
+    1008: "That support PIN is not valid.",
+    1009: "A support PIN is needed to start.",
+    1010: "That support PIN is already in use.",
+    1011: "The support session could not be resumed. Please start a new one.",
+    1012: "Someone else is already sharing in this session.",
+    1013: "This session already has as many agents as it can take.",
+    1015: "You are already in this session in another window.",
+    1016: "Network problem: check your connection and try again.",
+    1017: "The session is ending. Please wait a moment.",
+    2001: "The support session could not be authorised. Reload the page and try again.",
+    403: "Support sessions cannot be started from this page.",
+    429: "Too many attempts. Please wait a minute and try again.",
+    503: "Support sessions are unavailable right now. Please try again later.",
+    sdk: "Support sessions could not load on this page. Please try again later.",
+    frame: "Start the support session from the main page.",
+    9999: "Something went wrong. Please try again."
+  };
+  var STATUS = {
+    starting: "Starting a support session\u2026",
+    waiting: "Waiting for the agent. Tell them this PIN.",
+    joined: "An agent is now viewing this page.",
+    left: "The agent left. They can rejoin with the same PIN.",
+    reconnecting: "Reconnecting\u2026",
+    resumed: "Support session resumed.",
+    assist: "The agent can now scroll this page.",
+    ending: "Ending the session\u2026",
+    ended: "The support session has ended."
+  };
+
+  var listeners = {};
+  var readyResult = null;
+  var readyWaiters = [];
+  var sdkFailed = false;
+  var starting = null;
+  var widget = null;
+
   var api = (w.CobrowseProxy = {
     config: cfg,
+    frame: frame,
     ready: false,
     session: null,
-    error: null
+    error: null,
+    state: "idle", // idle starting waiting joined left reconnecting resumed assist ending ended error
+    active: false, // a session is started or being resumed
+    pin: "",
+    message: "",
+    on: on,
+    off: off,
+    start: start,
+    end: end
   });
-  var self = d.currentScript;
+
+  // on(name, fn) subscribes to an SDK event (pincode_updated, agent_joined,
+  // ...) or to "ready", "state" and "error"; it returns an unsubscribe
+  // function. "ready" also fires for late subscribers.
+  function on(name, fn) {
+    if (typeof fn !== "function") {
+      return function () {};
+    }
+    (listeners[name] = listeners[name] || []).push(fn);
+    if (name === "ready" && readyResult) {
+      setTimeout(function () { call(fn, readyResult); }, 0);
+    }
+    return function () { off(name, fn); };
+  }
+
+  function off(name, fn) {
+    var l = listeners[name] || [];
+    var i = l.indexOf(fn);
+    if (i >= 0) {
+      l.splice(i, 1);
+    }
+  }
+
+  function call(fn, data) {
+    try {
+      fn(data);
+    } catch (e) {
+      setTimeout(function () { throw e; }, 0); // report, but keep going
+    }
+  }
+
+  function emit(name, data) {
+    (listeners[name] || []).slice().forEach(function (fn) { call(fn, data); });
+  }
+
+  function store(pin) {
+    try {
+      if (pin) {
+        w.sessionStorage.setItem(PIN_KEY, pin);
+      } else {
+        w.sessionStorage.removeItem(PIN_KEY);
+      }
+    } catch (e) {} // storage blocked: the PIN is just not restored
+  }
+
+  function stored() {
+    try {
+      return w.sessionStorage.getItem(PIN_KEY) || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function setState(state, message) {
+    api.state = state;
+    api.message = message || STATUS[state] || "";
+    emit("state", { state: state, pin: api.pin, message: api.message });
+    if (widget) {
+      widget.render();
+    }
+  }
+
+  function failure(code, message) {
+    var err = new Error(message || MESSAGES[code] || MESSAGES[9999]);
+    err.code = code;
+    return err;
+  }
+
+  // fail shows err (an Error made by failure, or an SDK error object with
+  // a code) as a human message and returns it as an Error with .code.
+  function fail(err) {
+    var e = err;
+    if (!(err instanceof Error && err.code !== undefined)) {
+      var code = (err && (err.code || err.errorCode)) || 9999;
+      e = failure(code in MESSAGES ? code : 9999);
+      e.code = code; // kept for support, never shown
+    }
+    api.error = e;
+    setState("error", e.message);
+    emit("error", { code: e.code, message: e.message });
+    return e;
+  }
+
+  // --- Loading the SDK ---------------------------------------------------
 
   // The official loader's queued-init stub: the real SDK picks up the
   // arguments of an init call made before it arrived.
@@ -26,9 +175,13 @@
   var s = d.createElement("script");
   s.src = cfg.sdkUrl;
   s.async = false;
-  if (self && self.nonce) {
-    s.nonce = self.nonce; // a nonce-based CSP must allow the SDK too
+  if (nonce) {
+    s.nonce = nonce; // a nonce-based CSP must allow the SDK too
   }
+  s.onerror = function () {
+    sdkFailed = true;
+    settleReady();
+  };
   var first = d.getElementsByTagName("script")[0];
   if (first && first.parentNode) {
     first.parentNode.insertBefore(s, first);
@@ -40,6 +193,491 @@
     api.ready = !!(res && res.success);
     api.session = (res && res.session) || null;
     api.error = (res && res.error) || null;
-    d.dispatchEvent(new CustomEvent("cobrowse-proxy:ready", { detail: res }));
+    readyResult = res || {};
+    var session = api.session;
+    if (session && typeof session.on === "function") {
+      EVENTS.forEach(function (name) {
+        session.on(name, function (data) {
+          onSessionEvent(name, data || {});
+          emit(name, data);
+        });
+      });
+    }
+    if (typeof CustomEvent === "function" && d.dispatchEvent) {
+      d.dispatchEvent(new CustomEvent("cobrowse-proxy:ready", { detail: res }));
+    }
+    emit("ready", readyResult);
+    settleReady();
+    if (!frame) {
+      recover();
+    }
   });
+
+  function settleReady() {
+    var waiters = readyWaiters;
+    readyWaiters = [];
+    waiters.forEach(function (fn) { fn(); });
+  }
+
+  // whenReady resolves with the session once init has called back.
+  function whenReady() {
+    return new Promise(function (resolve, reject) {
+      var timer;
+      function check() {
+        clearTimeout(timer);
+        if (api.ready && api.session) {
+          resolve(api.session);
+        } else {
+          reject(failure("sdk"));
+        }
+      }
+      if (readyResult || sdkFailed) {
+        check();
+        return;
+      }
+      readyWaiters.push(check);
+      timer = setTimeout(check, 20000);
+    });
+  }
+
+  // --- The session -------------------------------------------------------
+
+  function onSessionEvent(name, data) {
+    switch (name) {
+      case "pincode_updated":
+        if (data.pincode) {
+          api.pin = String(data.pincode);
+          store(api.pin);
+          setState(api.state === "joined" || api.state === "assist" ? api.state : "waiting");
+          if (widget) {
+            widget.open(false);
+          }
+        }
+        break;
+      case "session_started":
+        api.active = true;
+        if (api.state === "starting") {
+          setState("waiting");
+        }
+        break;
+      case "agent_joined":
+        setState("joined");
+        break;
+      case "agent_left":
+        setState("left");
+        break;
+      case "session_reconnecting":
+        setState("reconnecting");
+        break;
+      case "remote_assist_started":
+        setState("assist");
+        break;
+      case "remote_assist_stopped":
+        setState("joined");
+        break;
+      case "session_ended":
+        api.active = false;
+        api.pin = "";
+        store("");
+        setState("ended");
+        break;
+      case "session_error":
+        fail(data);
+        break;
+    }
+  }
+
+  function fetchToken() {
+    return w.fetch(cfg.prefix + "/token", {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ role: 1 })
+    }).then(function (res) {
+      if (!res.ok) {
+        throw failure(res.status in MESSAGES ? res.status : 9999);
+      }
+      return res.json();
+    }, function () {
+      throw failure(1016);
+    }).then(function (body) {
+      if (!body || typeof body.token !== "string") {
+        throw failure(9999);
+      }
+      return body;
+    });
+  }
+
+  // start fetches a customer token and starts a session. It resolves when
+  // the SDK accepted the start; the PIN follows as pincode_updated.
+  function start() {
+    if (frame) {
+      return Promise.reject(failure("frame"));
+    }
+    if (starting) {
+      return starting;
+    }
+    if (api.active) {
+      return Promise.resolve();
+    }
+    api.error = null;
+    setState("starting");
+    if (widget) {
+      widget.open(false);
+    }
+    starting = whenReady().then(function (session) {
+      return fetchToken().then(function (t) {
+        var opts = { sdkToken: t.token };
+        if (t.pinCode) {
+          opts.customPinCode = t.pinCode; // bring your own PIN
+        }
+        api.active = true;
+        return session.start(opts);
+      });
+    }).then(function () {
+      starting = null;
+    }, function (err) {
+      starting = null;
+      api.active = false;
+      throw fail(err);
+    });
+    return starting;
+  }
+
+  // end ends the session (session.end()); session_ended follows.
+  function end() {
+    var session = api.session;
+    api.active = false;
+    api.pin = "";
+    store("");
+    if (!session || typeof session.end !== "function") {
+      setState("ended");
+      return Promise.resolve();
+    }
+    setState("ending");
+    return Promise.resolve().then(function () {
+      return session.end();
+    }).then(function () {
+      if (api.state === "ending") {
+        setState("ended");
+      }
+    }, function (err) {
+      throw fail(err);
+    });
+  }
+
+  // recover rejoins a session that survived a reload or navigation
+  // (ZOOM.md: within about two minutes), keeping the PIN on screen.
+  function recover() {
+    var session = api.session;
+    if (!session || typeof session.getSessionInfo !== "function") {
+      return;
+    }
+    Promise.resolve().then(function () {
+      return session.getSessionInfo();
+    }).then(function (info) {
+      if (!info || info.sessionStatus !== "session_recoverable") {
+        if (!api.active) {
+          store("");
+        }
+        return;
+      }
+      api.active = true;
+      api.pin = stored();
+      setState("reconnecting");
+      whenBody(function () {
+        if (widget) {
+          widget.open(false);
+        }
+      });
+      return Promise.resolve(session.join()).then(function () {
+        if (api.state === "reconnecting") {
+          setState("resumed");
+        }
+      });
+    }).catch(function (err) {
+      api.active = false;
+      fail(err && (err.code || err.errorCode) ? err : failure(1011));
+    });
+  }
+
+  if (frame) {
+    return; // the iframe variant: loader only
+  }
+
+  // --- Declarative API ---------------------------------------------------
+
+  function quiet(p) {
+    if (p && p.catch) {
+      p.catch(function () {}); // shown in the widget and as "error"
+    }
+  }
+
+  if (d.addEventListener) {
+    d.addEventListener("click", function (e) {
+      var t = e.target;
+      if (!t || !t.closest) {
+        return;
+      }
+      if (t.closest("[data-cobrowse-start]")) {
+        e.preventDefault();
+        quiet(start());
+      } else if (t.closest("[data-cobrowse-end]")) {
+        e.preventDefault();
+        quiet(end());
+      }
+    });
+  }
+
+  function whenBody(fn) {
+    if (d.body) {
+      fn();
+    } else if (d.addEventListener) {
+      d.addEventListener("DOMContentLoaded", function () { fn(); });
+    }
+  }
+
+  // --- The widget ------------------------------------------------------------
+
+  // Styles go into the widget's shadow root as a constructed stylesheet
+  // (adoptedStyleSheets): CSP's style-src does not govern CSSOM, so no
+  // 'unsafe-inline', nonce or extra request is needed, and the page's CSS
+  // and ours cannot touch each other. Colours can be set from the page with
+  // --cobrowse-accent and --cobrowse-accent-text.
+  var CSS = [
+    ":host{all:initial!important;display:block!important}",
+    ".root{position:fixed;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;gap:10px;",
+    "font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;max-width:calc(100vw - 32px)}",
+    ".bottom{bottom:20px;flex-direction:column-reverse}.top{top:20px}.right{right:20px}",
+    ".left{left:20px;align-items:flex-start}",
+    "button{font:inherit;cursor:pointer;border-radius:8px;border:1px solid #c4cad6;background:#fff;color:inherit;padding:8px 14px}",
+    "button:focus-visible{outline:3px solid #0b5cff;outline-offset:2px}",
+    ".primary,.launcher{background:var(--cobrowse-accent,#0b5cff);border-color:transparent;color:var(--cobrowse-accent-text,#fff);font-weight:600}",
+    ".launcher{border-radius:999px;padding:12px 20px;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
+    ".launcher.live::before{content:'';display:inline-block;width:9px;height:9px;margin-right:8px;border-radius:50%;background:#2ecc71}",
+    ".danger{border-color:#c62828;color:#c62828}",
+    ".panel{box-sizing:border-box;width:320px;max-width:100%;background:#fff;border-radius:12px;padding:16px 18px;",
+    "box-shadow:0 8px 30px rgba(0,0,0,.25)}",
+    "[hidden]{display:none!important}",
+    ".head{display:flex;justify-content:space-between;align-items:center;margin-bottom:8px}",
+    "h2{font-size:16px;margin:0;outline:none}",
+    ".close{border:none;font-size:20px;line-height:1;padding:4px 8px}",
+    "p{margin:0 0 12px}",
+    ".actions{display:flex;gap:8px;flex-wrap:wrap}",
+    ".pinlabel{margin:0;font-size:13px;color:#4a5263}",
+    ".pinrow{display:flex;align-items:center;gap:10px;margin:2px 0 12px}",
+    ".pin{font:700 34px/1.1 ui-monospace,'SF Mono',Menlo,Consolas,monospace;letter-spacing:.12em;user-select:all}",
+    ".msg.error{color:#c62828}",
+    ".sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);border:0}",
+    "@media (prefers-color-scheme:dark){.panel,button{background:#1f2430;color:#eef1f6;border-color:#465066}",
+    ".pinlabel{color:#b8bfcc}.danger,.msg.error{color:#ff8a80}}"
+  ].join("");
+
+  function el(tag, cls, text, attrs) {
+    var e = d.createElement(tag);
+    if (cls) {
+      e.className = cls;
+    }
+    if (text) {
+      e.textContent = text;
+    }
+    for (var k in attrs || {}) {
+      e.setAttribute(k, attrs[k]);
+    }
+    return e;
+  }
+
+  function applyStyles(root) {
+    if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+        root.adoptedStyleSheets = [sheet];
+        return;
+      } catch (e) {}
+    }
+    // Older browsers: a <style> with the script's nonce, which a policy
+    // allows if its style-src has the same nonce, 'unsafe-inline' or none.
+    var st = el("style", "", CSS);
+    if (nonce) {
+      st.nonce = nonce;
+    }
+    root.appendChild(st);
+  }
+
+  function Widget() {
+    var pos = String(widgetCfg.position || "bottom-right").split("-");
+    // The host carries the mask class that bootstrap's settings add to
+    // piiMask.maskCssSelectors, so the agent does not see the widget.
+    var host = el("div", widgetCfg.maskClass || "cobrowse-proxy-widget", "", { "data-cobrowse-proxy": "widget" });
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    applyStyles(root);
+
+    var box = el("div", "root " + pos.join(" "));
+    var launcher = el("button", "launcher", widgetCfg.label || "Get help", {
+      type: "button", "aria-expanded": "false", "aria-controls": "cbp-panel", part: "launcher"
+    });
+    var panel = el("section", "panel", "", { id: "cbp-panel", role: "dialog", "aria-labelledby": "cbp-title", part: "panel" });
+    panel.hidden = true;
+    var head = el("div", "head");
+    var title = el("h2", "", "Live support", { id: "cbp-title", tabindex: "-1" });
+    var close = el("button", "close", "\u00d7", { type: "button", "aria-label": "Close" });
+    head.appendChild(title);
+    head.appendChild(close);
+
+    var consent = el("div", "consent");
+    consent.appendChild(el("p", "", "A support agent will see this page. Fields marked private are hidden."));
+    var acts = el("div", "actions");
+    var startBtn = el("button", "primary start", "Share this page", { type: "button" });
+    var cancel = el("button", "cancel", "Not now", { type: "button" });
+    acts.appendChild(startBtn);
+    acts.appendChild(cancel);
+    consent.appendChild(acts);
+
+    var sess = el("div", "session");
+    var pinBox = el("div", "pinbox");
+    pinBox.appendChild(el("p", "pinlabel", "Your support PIN", { id: "cbp-pinlabel" }));
+    var pinRow = el("div", "pinrow");
+    var pin = el("output", "pin", "", { "aria-labelledby": "cbp-pinlabel" });
+    var copy = el("button", "copy", "Copy", { type: "button", "aria-label": "Copy PIN" });
+    pinRow.appendChild(pin);
+    pinRow.appendChild(copy);
+    pinBox.appendChild(pinRow);
+    var msg = el("p", "msg");
+    var sacts = el("div", "actions");
+    var endBtn = el("button", "danger end", "End session", { type: "button" });
+    var retry = el("button", "primary retry", "Try again", { type: "button" });
+    var done = el("button", "done", "Close", { type: "button" });
+    sacts.appendChild(endBtn);
+    sacts.appendChild(retry);
+    sacts.appendChild(done);
+    sess.appendChild(pinBox);
+    sess.appendChild(msg);
+    sess.appendChild(sacts);
+
+    panel.appendChild(head);
+    panel.appendChild(consent);
+    panel.appendChild(sess);
+    // One polite live region, always in the tree (hidden ones are not
+    // read out), for the PIN and every status change.
+    var live = el("div", "sr", "", { role: "status", "aria-live": "polite", "aria-atomic": "true" });
+    box.appendChild(launcher);
+    box.appendChild(panel);
+    root.appendChild(box);
+    root.appendChild(live);
+
+    var lastSaid = "";
+    function say(text) {
+      if (text && text !== lastSaid) {
+        lastSaid = text;
+        live.textContent = text;
+      }
+    }
+
+    function open(focus) {
+      panel.hidden = false;
+      launcher.setAttribute("aria-expanded", "true");
+      render();
+      if (focus) {
+        var b = consent.hidden ? title : startBtn;
+        b.focus();
+      }
+    }
+
+    function shut() {
+      var wasOpen = !panel.hidden;
+      panel.hidden = true;
+      launcher.setAttribute("aria-expanded", "false");
+      if (api.state === "ended" || (api.state === "error" && !api.active)) {
+        setState("idle");
+      }
+      if (wasOpen) {
+        launcher.focus();
+      }
+    }
+
+    function render() {
+      var st = api.state;
+      var inSession = st !== "idle";
+      var focusLost = root.activeElement && (consent.contains(root.activeElement) && inSession);
+      consent.hidden = inSession;
+      sess.hidden = !inSession;
+      pin.textContent = api.pin;
+      pinBox.hidden = !api.pin || st === "ended" || st === "ending";
+      msg.textContent = api.message;
+      msg.className = "msg" + (st === "error" ? " error" : "");
+      if (st === "error" && api.error) {
+        msg.setAttribute("data-code", String(api.error.code)); // for support staff
+      } else {
+        msg.removeAttribute("data-code");
+      }
+      endBtn.hidden = !api.active;
+      retry.hidden = !(st === "error" && !api.active);
+      done.hidden = api.active;
+      launcher.className = "launcher" + (api.active ? " live" : "");
+      box.setAttribute("data-state", st);
+      if (focusLost) {
+        title.focus();
+      }
+      if (api.pin && (st === "waiting" || st === "resumed")) {
+        say("Your support PIN is " + api.pin.split("").join(" ") + ". " + api.message);
+      } else if (inSession) {
+        say(api.message);
+      }
+    }
+
+    launcher.addEventListener("click", function () {
+      if (panel.hidden) {
+        open(true);
+      } else {
+        shut();
+      }
+    });
+    close.addEventListener("click", shut);
+    cancel.addEventListener("click", shut);
+    done.addEventListener("click", shut);
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") {
+        e.stopPropagation();
+        shut();
+      }
+    });
+    startBtn.addEventListener("click", function () { quiet(start()); });
+    retry.addEventListener("click", function () { quiet(start()); });
+    endBtn.addEventListener("click", function () { quiet(end()); });
+    copy.addEventListener("click", function () {
+      var text = api.pin;
+      var ok = function () {
+        copy.textContent = "Copied";
+        say("PIN copied.");
+        setTimeout(function () { copy.textContent = "Copy"; }, 2000);
+      };
+      var manual = function () {
+        var sel = w.getSelection && w.getSelection();
+        if (sel && d.createRange) {
+          var r = d.createRange();
+          r.selectNodeContents(pin);
+          sel.removeAllRanges();
+          sel.addRange(r);
+        }
+        say("Press Control C or Command C to copy the PIN.");
+      };
+      if (w.navigator.clipboard && w.navigator.clipboard.writeText) {
+        w.navigator.clipboard.writeText(text).then(ok, manual);
+      } else {
+        manual();
+      }
+    });
+
+    whenBody(function () {
+      d.body.appendChild(host);
+    });
+    render();
+    return { open: open, render: render, host: host };
+  }
+
+  if (widgetCfg.enabled) {
+    widget = Widget();
+  }
 })(window, document);
