@@ -168,6 +168,35 @@ func (st *shapeState) reresolve(n *yaml.Node) {
 // and repeated keys after reporting them.
 func (st *shapeState) mapping(n *yaml.Node, t reflect.Type, p string) {
 	fields, names, inline := structFields(t)
+	st.keys(n, t, p, func(key, val *yaml.Node, kp string) bool {
+		ft, ok := fields[key.Value]
+		switch {
+		case ok:
+			st.shape(val, ft, kp)
+		case inline:
+			st.shape(val, anyType, kp)
+		default:
+			st.es.add(kp, "", "unknown key at line %d; valid keys here: %s", key.Line, strings.Join(names, ", "))
+			return false
+		}
+		return true
+	})
+}
+
+// typedMap checks the values of n against the map type t's element type,
+// dropping repeated keys and keys that are not scalars after reporting them.
+func (st *shapeState) typedMap(n *yaml.Node, t reflect.Type, p string) {
+	st.keys(n, t, p, func(key, val *yaml.Node, kp string) bool {
+		st.shape(val, t.Elem(), kp)
+		return true
+	})
+}
+
+// keys walks the entries of mapping n (of type t at path p): merge keys
+// are checked against t, keys that are not scalars and repeated keys are
+// reported and dropped, and every other entry goes to visit, which says
+// whether to keep it.
+func (st *shapeState) keys(n *yaml.Node, t reflect.Type, p string, visit func(key, val *yaml.Node, kp string) bool) {
 	seen := map[string]int{}
 	// Iterate over a copy of the slice header: an alias can make n reachable
 	// from its own value (a cycle), and the inner visit replaces n.Content.
@@ -194,50 +223,9 @@ func (st *shapeState) mapping(n *yaml.Node, t reflect.Type, p string) {
 			continue
 		}
 		seen[key.Value] = key.Line
-		ft, ok := fields[key.Value]
-		switch {
-		case ok:
-			st.shape(val, ft, kp)
-		case inline:
-			st.shape(val, anyType, kp)
-		default:
-			st.es.add(kp, "", "unknown key at line %d; valid keys here: %s", key.Line, strings.Join(names, ", "))
-			continue
-		}
-		kept = append(kept, origKey, val)
-	}
-	n.Content = kept
-}
-
-// typedMap checks the values of n against the map type t's element type,
-// dropping repeated keys and keys that are not scalars after reporting them.
-func (st *shapeState) typedMap(n *yaml.Node, t reflect.Type, p string) {
-	seen := map[string]int{}
-	content := n.Content
-	kept := content[:0:0]
-	for i := 0; i+1 < len(content); i += 2 {
-		origKey, val := content[i], content[i+1]
-		key := origKey
-		if key.Kind == yaml.AliasNode && key.Alias != nil {
-			key = key.Alias
-		}
-		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
-			st.merge(val, t, p)
+		if visit(key, val, kp) {
 			kept = append(kept, origKey, val)
-			continue
 		}
-		if key.Kind != yaml.ScalarNode {
-			st.es.add(p, "", "has a key at line %d that is %s; keys must be plain names", key.Line, kindName(key))
-			continue
-		}
-		kp := joinPath(p, key.Value)
-		if line, dup := seen[key.Value]; dup {
-			st.es.add(kp, "", "is set twice (lines %d and %d); keep one", line, key.Line)
-			continue
-		}
-		seen[key.Value] = key.Line
-		st.shape(val, t.Elem(), kp)
-		kept = append(kept, origKey, val)
 	}
 	n.Content = kept
 }
