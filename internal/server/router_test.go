@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,12 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
-	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
-	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
-	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 )
 
 // countingUpstream records every request it gets.
@@ -60,17 +54,7 @@ func baseConfig(upstream string) *config.Config {
 
 func newProxy(t *testing.T, cfg *config.Config) *httptest.Server {
 	t.Helper()
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	reg := prometheus.NewRegistry()
-	h, err := server.NewHandler(cfg, slog.New(slog.DiscardHandler), metrics.New(reg, "test"), encoding.New(encoding.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
+	s, _ := newProxyReg(t, cfg)
 	return s
 }
 
