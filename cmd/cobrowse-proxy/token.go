@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 )
 
@@ -39,7 +40,7 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		printConfigErrors(stderr, *path, err)
 		return errReported
 	}
-	secret := secretSource(cfg)
+	secret := server.SecretSource(cfg)
 	if *ttl == 0 {
 		*ttl = cfg.Token.TTL
 	}
@@ -56,16 +57,6 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, tok)
 	fmt.Fprintf(stderr, "role %d, user_id %q, expires %s\n", *role, *userID, exp.UTC().Format(time.RFC3339))
 	return nil
-}
-
-// secretSource reads the SDK secret from its file on every change when
-// zoom.sdkSecretFile is set (so a rotated Kubernetes Secret needs no
-// restart), else uses the value from the config.
-func secretSource(cfg *config.Config) token.SecretSource {
-	if cfg.Zoom.SDKSecretFile != "" {
-		return token.NewFileSecret(cfg.Zoom.SDKSecretFile, 0, nil)
-	}
-	return token.StaticSecret(cfg.Zoom.SDKSecret)
 }
 
 // cmdHashKey prints the SHA-256 hash of an agent access key, the form in

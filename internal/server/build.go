@@ -100,16 +100,23 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 	}, hosts), nil
 }
 
+// SecretSource returns the SDK secret's source: zoom.sdkSecretFile, re-read
+// whenever it changes (so a rotated Kubernetes Secret needs no restart), or
+// the value of zoom.sdkSecret.
+func SecretSource(cfg *config.Config) token.SecretSource {
+	if cfg.Zoom.SDKSecretFile != "" {
+		return token.NewFileSecret(cfg.Zoom.SDKSecretFile, 0, nil)
+	}
+	return token.StaticSecret(cfg.Zoom.SDKSecret)
+}
+
 // newTokenService builds the token endpoint and agent authentication. The
 // SDK secret is read from zoom.sdkSecretFile on every change (rotation
 // without restart) or taken from zoom.sdkSecret; without either, token
 // requests get 503 and the log says why.
 func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p *proxy.Proxy) (*token.Service, error) {
-	var secret token.SecretSource = token.StaticSecret(cfg.Zoom.SDKSecret)
-	switch {
-	case cfg.Zoom.SDKSecretFile != "":
-		secret = token.NewFileSecret(cfg.Zoom.SDKSecretFile, 0, nil)
-	case cfg.Zoom.SDKSecret == "":
+	secret := SecretSource(cfg)
+	if cfg.Zoom.SDKSecretFile == "" && cfg.Zoom.SDKSecret == "" {
 		log.Warn("zoom.sdkSecret is not set: the token endpoint answers 503 until it is (set zoom.sdkSecretFile or ${ZOOM_SDK_SECRET})")
 	}
 	rate := func(r config.RateLimit) token.RateLimit {
