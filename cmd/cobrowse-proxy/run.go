@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,7 +78,8 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 		if err := m.Start(ctx); err != nil {
 			return err
 		}
-		opts.TLS, opts.HTTPHandler, opts.Ready = m.TLSConfig(), m.HTTPHandler, m.Ready
+		opts.TLS, opts.Ready = m.TLSConfig(), m.Ready
+		opts.HTTPHandler = func(h http.Handler) http.Handler { return handler.HostGuard(m.HTTPHandler(h)) }
 	}
 	for _, s := range cfg.Sites {
 		log.Info("site", "name", s.Name, "hosts", s.Hosts, "upstream", s.Upstream)

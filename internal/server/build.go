@@ -29,7 +29,7 @@ var sensitiveInputs = []string{
 
 // NewHandler builds the public handler (router, reserved prefix, proxy)
 // from a validated config.
-func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) (http.Handler, error) {
+func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) (*Router, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -95,16 +95,33 @@ func NewRouter(o RouterOptions, hosts map[string]*Site) *Router {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	site := rt.lookup(r.Host)
 	if site == nil {
-		rt.metrics.UnknownHost.Inc()
-		rt.log.LogAttrs(r.Context(), slog.LevelDebug, "unknown host refused",
-			slog.String("host", r.Host), slog.String("remote", r.RemoteAddr))
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(rt.unknownStatus)
-		w.Write([]byte("This proxy does not serve this host name.\n"))
+		rt.refuse(w, r)
 		return
 	}
 	site.handler.ServeHTTP(w, r)
+}
+
+// HostGuard passes requests for configured hosts to next and refuses the
+// others as the router does: for the plain-HTTP listener in front of
+// HTTPS, so it neither redirects nor answers challenges for strangers.
+func (rt *Router) HostGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.lookup(r.Host) == nil {
+			rt.refuse(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (rt *Router) refuse(w http.ResponseWriter, r *http.Request) {
+	rt.metrics.UnknownHost.Inc()
+	rt.log.LogAttrs(r.Context(), slog.LevelDebug, "unknown host refused",
+		slog.String("host", r.Host), slog.String("remote", r.RemoteAddr))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(rt.unknownStatus)
+	w.Write([]byte("This proxy does not serve this host name.\n"))
 }
 
 // serveSite answers a request for site: the reserved prefix here,
