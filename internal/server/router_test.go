@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // countingUpstream records every request it gets.
