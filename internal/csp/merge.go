@@ -2,6 +2,8 @@ package csp
 
 import (
 	"cmp"
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
@@ -109,12 +111,46 @@ func MergeHeader(value string, o MergeOptions) Result {
 // cannot be made (NewNonce nil or invalid) or the prefix source is needed
 // and SelfOrigin is unusable.
 func MergeHeaders(h http.Header, o MergeOptions) Result {
-	enforce, reportOnly := h.Values(HeaderEnforce), h.Values(HeaderReportOnly)
-	if len(enforce)+len(reportOnly) == 0 {
+	if len(h.Values(HeaderEnforce))+len(h.Values(HeaderReportOnly)) == 0 {
 		return Result{Outcome: OutcomeUnchanged} // most pages: nothing to do, nothing allocated
 	}
+	return mergeHeaders(newMerger(o), h)
+}
+
+// Merger merges the policies of one site's pages. Build it once per site
+// with NewMerger: the per-site work (which directives need which sources)
+// is done there, so each response pays only for its own policies.
+type Merger struct{ site merger }
+
+// NewMerger prepares a Merger; o.SelfOrigin is ignored (each call gives
+// the page's origin).
+func NewMerger(o MergeOptions) *Merger { return &Merger{site: *newSiteMerger(o)} }
+
+// Headers is MergeHeaders for a page of origin selfOrigin.
+func (s *Merger) Headers(h http.Header, selfOrigin string) Result {
+	if len(h.Values(HeaderEnforce))+len(h.Values(HeaderReportOnly)) == 0 {
+		return Result{Outcome: OutcomeUnchanged}
+	}
+	return mergeHeaders(s.page(selfOrigin), h)
+}
+
+// Meta is MergeMeta for a page of origin selfOrigin.
+func (s *Merger) Meta(content, selfOrigin string) Result {
+	r := s.page(selfOrigin).run([]string{content}, true)
+	r.Value = r.values[0]
+	return r.Result
+}
+
+func (s *Merger) page(selfOrigin string) *merger {
+	m := s.site // the targets are only read, so sharing them is safe
+	m.setSelf(selfOrigin)
+	return &m
+}
+
+func mergeHeaders(m *merger, h http.Header) Result {
+	enforce, reportOnly := h.Values(HeaderEnforce), h.Values(HeaderReportOnly)
 	lines := append(slices.Clone(enforce), reportOnly...)
-	r := newMerger(o).run(lines, false)
+	r := m.run(lines, false)
 	if r.Outcome != OutcomeSkipped && len(lines) > 0 {
 		if len(enforce) > 0 {
 			h[HeaderEnforce] = slices.Clone(r.values[:len(enforce)])
@@ -174,18 +210,33 @@ func parentOf(name string) string {
 }
 
 func newMerger(o MergeOptions) *merger {
-	m := &merger{o: o, selfScheme: "https"}
-	if u, err := url.Parse(o.SelfOrigin); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") &&
-		u.User == nil && strings.Trim(u.Path, "/") == "" && u.RawQuery == "" && u.Fragment == "" {
-		m.selfScheme = u.Scheme
-		host := strings.ToLower(u.Hostname())
-		m.selfOrigin = u.Scheme + "://" + host + portSuffix(u.Scheme, u.Port())
-		if p := "/" + strings.Trim(o.Prefix, "/") + "/"; strings.Trim(o.Prefix, "/") != "" {
-			if src := m.selfOrigin + p; parseSource(src).kind == kindHost {
-				m.prefixSrc = src
-			}
+	m := newSiteMerger(o)
+	m.setSelf(o.SelfOrigin)
+	return m
+}
+
+// setSelf sets the page's origin, and from it the prefix source.
+func (m *merger) setSelf(origin string) {
+	m.selfScheme, m.selfOrigin, m.prefixSrc = "https", "", ""
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") ||
+		u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return
+	}
+	m.selfScheme = u.Scheme
+	host := strings.ToLower(u.Hostname())
+	m.selfOrigin = u.Scheme + "://" + host + portSuffix(u.Scheme, u.Port())
+	if p := "/" + strings.Trim(m.o.Prefix, "/") + "/"; strings.Trim(m.o.Prefix, "/") != "" {
+		if src := m.selfOrigin + p; parseSource(src).kind == kindHost {
+			m.prefixSrc = src
 		}
 	}
+}
+
+// newSiteMerger builds what does not depend on the page: the targets and
+// the sources each one needs, the report URI.
+func newSiteMerger(o MergeOptions) *merger {
+	m := &merger{o: o, selfScheme: "https"}
 	if o.ReportURI != "" && !strings.ContainsAny(o.ReportURI, " \t\r\n\f;,'\"") && isASCII(o.ReportURI) {
 		m.reportURI = o.ReportURI
 		m.always = o.AlwaysReport
@@ -412,4 +463,11 @@ func (m *merger) addReporting(p *Policy) {
 	case i >= 0 && m.always && !slices.Contains(p.segs[i].values, m.reportURI):
 		p.set(i, append(slices.Clone(p.segs[i].values), m.reportURI))
 	}
+}
+
+// NewNonce returns a fresh nonce: 128 random bits, base64.
+func NewNonce() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
 }

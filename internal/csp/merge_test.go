@@ -453,3 +453,29 @@ func TestParse(t *testing.T) {
 		t.Errorf("effective worker-src = %v %s %v", v, from, ok)
 	}
 }
+
+// A Merger prepared once per site gives the same results as the one-shot
+// functions, for pages of different origins.
+func TestMergerMatchesOneShot(t *testing.T) {
+	o := testOptions()
+	o.ReportURI = "/__cobrowse/csp-report"
+	m := NewMerger(o)
+	for _, origin := range []string{o.SelfOrigin, "http://shop.localhost:8080", "https://[::1]"} {
+		oo := o
+		oo.SelfOrigin = origin
+		for _, in := range []string{githubCSP, googleCSP, "default-src 'self'", "script-src https://cdn.example", "img-src 'none'"} {
+			h := http.Header{HeaderEnforce: {in}}
+			got := m.Headers(h, origin)
+			want := MergeHeader(in, oo)
+			if got.Outcome != want.Outcome || (got.Nonce == "") != (want.Nonce == "") {
+				t.Errorf("%s %q: outcome %s nonce %q, one-shot %s %q", origin, in, got.Outcome, got.Nonce, want.Outcome, want.Nonce)
+			}
+			if want.Nonce == "" && got.Outcome != OutcomeSkipped && h.Get(HeaderEnforce) != want.Value {
+				t.Errorf("%s %q:\n got %s\nwant %s", origin, in, h.Get(HeaderEnforce), want.Value)
+			}
+			if mg, mw := m.Meta(in, origin), MergeMeta(in, oo); mg.Value != mw.Value || mg.Outcome != mw.Outcome {
+				t.Errorf("meta %s %q: %q vs %q", origin, in, mg.Value, mw.Value)
+			}
+		}
+	}
+}

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"strings"
 
@@ -23,15 +21,8 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []by
 	if c.Baseline != "" && len(h.Values(csp.HeaderEnforce)) == 0 && len(h.Values(csp.HeaderReportOnly)) == 0 {
 		h.Set(csp.HeaderEnforce, c.Baseline)
 	}
-	opts := csp.MergeOptions{
-		Sources:      c.Sources,
-		SelfOrigin:   p.Scheme(x.in) + "://" + x.in.Host,
-		Prefix:       c.Prefix,
-		NewNonce:     newNonce,
-		ReportURI:    c.ReportURI,
-		AlwaysReport: c.AlwaysReport,
-	}
-	r := csp.MergeHeaders(h, opts)
+	self := p.Scheme(x.in) + "://" + x.in.Host
+	r := c.Merger.Headers(h, self)
 	p.opts.CSPMetrics.ObserveMerge(x.site.Name, r)
 	if r.Outcome == csp.OutcomeSkipped {
 		return nil, nil, r.Reason
@@ -40,7 +31,7 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []by
 		tag = withNonce(tag, r.Nonce)
 	}
 	meta = func(policy []byte) []byte {
-		mr := csp.MergeMeta(string(policy), opts)
+		mr := c.Merger.Meta(string(policy), self)
 		p.opts.CSPMetrics.ObserveMerge(x.site.Name, mr)
 		if mr.Outcome == csp.OutcomeSkipped || mr.Value == string(policy) {
 			return nil
@@ -62,12 +53,6 @@ func withNonce(tag []byte, nonce string) []byte {
 	out = append(out, nonce...)
 	out = append(out, '"')
 	return append(out, tag[end:]...)
-}
-
-func newNonce() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return base64.StdEncoding.EncodeToString(b[:])
 }
 
 // assetHeaders lets the agent's view, rendered from a Zoom origin, load

@@ -53,12 +53,9 @@ type Site struct {
 
 // CSP is a site's Content-Security-Policy handling.
 type CSP struct {
-	Sources csp.Sources
-	// Prefix is the reserved prefix (the loader and token endpoint live there).
-	Prefix string
-	// ReportURI is added to policies without reporting ("" adds none).
-	ReportURI    string
-	AlwaysReport bool
+	// Merger holds the site's sources, prefix and reporting (see
+	// csp.NewMerger), prepared once.
+	Merger *csp.Merger
 	// Baseline is sent, then merged, when a page has no policy ("" for none).
 	Baseline string
 }

@@ -74,7 +74,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		if site.Proxy.CSP != nil {
 			site.Endpoints["/csp-report"] = &csp.ReportHandler{
 				Site:       sc.Name,
-				Sources:    site.Proxy.CSP.Sources,
+				Sources:    site.cspSources,
 				Prefix:     prefix,
 				Metrics:    cspMetrics,
 				Logger:     log,
@@ -178,16 +178,19 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 		return nil, err
 	}
 	var cspSite *proxy.CSP
+	var cspSources csp.Sources
 	if sc.CSP.Mode != config.CSPModeOff {
-		cspSite = &proxy.CSP{
-			Sources:      csp.DefaultSources().With(sc.CSP.ExtraSources),
+		cspSources = csp.DefaultSources().With(sc.CSP.ExtraSources)
+		opts := csp.MergeOptions{
+			Sources:      cspSources,
 			Prefix:       cfg.Token.Prefix,
+			NewNonce:     csp.NewNonce,
 			AlwaysReport: sc.CSP.AlwaysReport,
-			Baseline:     sc.CSP.Baseline,
 		}
 		if sc.CSP.ReportURI == nil || *sc.CSP.ReportURI {
-			cspSite.ReportURI = cfg.Token.Prefix + "/csp-report"
+			opts.ReportURI = cfg.Token.Prefix + "/csp-report"
 		}
+		cspSite = &proxy.CSP{Merger: csp.NewMerger(opts), Baseline: sc.CSP.Baseline}
 	}
 	src := cfg.Token.Prefix + "/bootstrap.js?v=" + bs.Version()
 	tag := `<script src="` + html.EscapeString(src) + `"></script>`
@@ -213,8 +216,9 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 			CSP:               cspSite,
 			CrossOriginAssets: sc.CrossOriginAssets,
 		},
-		Endpoints: map[string]http.Handler{"/bootstrap.js": bs},
-		Wrap:      hsts(sc.HSTS),
+		Endpoints:  map[string]http.Handler{"/bootstrap.js": bs},
+		cspSources: cspSources,
+		Wrap:       hsts(sc.HSTS),
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
 )
@@ -24,7 +25,8 @@ type Site struct {
 	// Wrap, if set, wraps everything the site serves (e.g. HSTS).
 	Wrap func(http.Handler) http.Handler
 
-	handler http.Handler // built by NewRouter
+	handler    http.Handler // built by NewRouter
+	cspSources csp.Sources  // for the site's CSP report endpoint
 }
 
 // Router sends each request to the site that serves its Host: the reserved
