@@ -21,7 +21,7 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []by
 	if c.Baseline != "" && len(h.Values(csp.HeaderEnforce)) == 0 && len(h.Values(csp.HeaderReportOnly)) == 0 {
 		h.Set(csp.HeaderEnforce, c.Baseline)
 	}
-	self := p.Scheme(x.in) + "://" + x.in.Host
+	self := scheme(x.in, x.trusted) + "://" + x.in.Host
 	r := c.Merger.Headers(h, self)
 	p.opts.CSPMetrics.ObserveMerge(x.site.Name, r)
 	if r.Outcome == csp.OutcomeSkipped {

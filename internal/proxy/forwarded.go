@@ -124,10 +124,14 @@ func (p *Proxy) ClientAddr(r *http.Request) netip.Addr {
 // Scheme is the scheme the client used: https on a TLS connection, or what
 // a trusted proxy says in X-Forwarded-Proto.
 func (p *Proxy) Scheme(r *http.Request) string {
+	return scheme(r, p.trusted(r))
+}
+
+func scheme(r *http.Request, trusted bool) string {
 	if r.TLS != nil {
 		return "https"
 	}
-	if p.trusted(r) {
+	if trusted {
 		if v := r.Header.Get("X-Forwarded-Proto"); v == "https" || v == "http" {
 			return v
 		}

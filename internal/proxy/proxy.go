@@ -91,7 +91,7 @@ type exchange struct {
 	site     *Site
 	in       *http.Request // the client's request
 	id       string
-	path     string // the client's path, before any upstream prefix
+	trusted  bool // the peer is a trusted proxy
 	start    time.Time
 	decision string // injection outcome, for the log
 	upgraded bool   // the upstream switched protocols (websocket)
@@ -117,9 +117,9 @@ func New(opts Options) *Proxy {
 
 // ServeSite proxies r to site. The caller has already matched r's Host.
 func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
-	x := &exchange{site: site, in: r, path: r.URL.Path, start: time.Now()}
+	x := &exchange{site: site, in: r, trusted: p.trusted(r), start: time.Now()}
 	x.id = r.Header.Get("X-Request-Id")
-	if !validRequestID(x.id) || !p.trusted(r) {
+	if !validRequestID(x.id) || !x.trusted {
 		x.id = newRequestID()
 	}
 	w.Header().Set("X-Request-Id", x.id)
@@ -189,7 +189,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if x.site.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	setForwarded(pr, p.trusted(pr.In))
+	setForwarded(pr, x.trusted)
 	pr.Out.Header.Set("X-Request-Id", x.id)
 }
 

@@ -31,13 +31,11 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		p.assetHeaders(x, res) // the common non-HTML case
 		return nil
 	}
-	req := res.Request
-	policy := x.site.Policy
-	if allowed := policy.PathAllowed; allowed != nil {
-		// Match the client's path, not the upstream's prefixed one.
-		policy.PathAllowed = func(string) bool { return allowed(x.path) }
-	}
-	d := inject.Decide(req, res, policy, decodable)
+	// The client's request: its headers are the ones forwarded, and its
+	// path is the one include/exclude patterns speak of (not the
+	// upstream's prefixed one).
+	req := x.in
+	d := inject.Decide(req, res, x.site.Policy, decodable)
 	if !d.Inject {
 		x.decision = d.Reason
 		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, d.Reason).Inc()
