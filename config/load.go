@@ -145,14 +145,16 @@ func expandString(s string, lookup func(string) (string, bool)) (string, []strin
 			b.WriteByte(s[i])
 			continue
 		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '{':
+		switch {
+		case strings.HasPrefix(s[i+1:], "${"):
+			// $${ is a literal ${; any other $ (also $$) stays as it is, so
+			// values such as the SDK's "$$ZCB_SESSION$$" need no escaping.
+			b.WriteString("${")
+			i += 2
+		case s[i+1] == '{':
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				problems = append(problems, "has an unterminated ${; write $$ for a literal $")
+				problems = append(problems, "has an unterminated ${; write $${ for a literal ${")
 				b.WriteString(s[i:])
 				return b.String(), problems
 			}
@@ -160,7 +162,7 @@ func expandString(s string, lookup func(string) (string, bool)) (string, []strin
 			i += 2 + end
 			name, def, hasDef := strings.Cut(ref, ":-")
 			if !validEnvName(name) {
-				problems = append(problems, "has an invalid ${...} reference: write ${NAME} or ${NAME:-default}, where NAME is letters, digits and _ (and $$ for a literal $)")
+				problems = append(problems, "has an invalid ${...} reference: write ${NAME} or ${NAME:-default}, where NAME is letters, digits and _ (and $${ for a literal ${)")
 				continue
 			}
 			v, ok := lookup(name)

@@ -106,6 +106,14 @@ zoom: {sdkKey: "${EMPTY:-fallback}"}` + minimalSite, func(c *Config) string { re
 		{"dollar escape", `
 zoom: {sdkKey: K}
 masking: {attributes: ["data-a=$${KEY}$$-$x"]}` + minimalSite, func(c *Config) string { return c.Masking.Attributes[0] }, ""},
+		{"the SDK's cookie key needs no escaping", `
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    settings: {multiTabSessionPersistence: {enable: true, stateCookieKey: "$$ZCB_SESSION$$"}}
+`, func(c *Config) string { return c.Sites[0].Settings.MultiTabSessionPersistence.StateCookieKey }, ""},
 		{"typed values from env", `
 zoom: {sdkKey: K}
 server:
@@ -145,14 +153,15 @@ sites:
 			"sites[0].name: environment variable B is not set; export it or write ${B:-default}"},
 		{"bad reference", `
 zoom: {sdkKey: "${KEY-x}", sdkSecret: "abc${def"}` + minimalSite, nil,
-			"zoom.sdkKey: has an invalid ${...} reference: write ${NAME} or ${NAME:-default}, where NAME is letters, digits and _ (and $$ for a literal $)\n" +
-				"zoom.sdkSecret: has an unterminated ${; write $$ for a literal $"},
+			"zoom.sdkKey: has an invalid ${...} reference: write ${NAME} or ${NAME:-default}, where NAME is letters, digits and _ (and $${ for a literal ${)\n" +
+				"zoom.sdkSecret: has an unterminated ${; write $${ for a literal ${"},
 	}
 	wantValues := map[string]string{
-		"plain and default":     "k13.6.x[shop.example.com]http://127.0.0.1:3000/app",
-		"empty uses default":    "fallback",
-		"dollar escape":         "data-a=${KEY}$-$x",
-		"typed values from env": "45s 2048 false bool int string",
+		"plain and default":                      "k13.6.x[shop.example.com]http://127.0.0.1:3000/app",
+		"empty uses default":                     "fallback",
+		"dollar escape":                          "data-a=${KEY}$$-$x",
+		"the SDK's cookie key needs no escaping": "$$ZCB_SESSION$$",
+		"typed values from env":                  "45s 2048 false bool int string",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
