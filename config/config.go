@@ -50,6 +50,10 @@ type TLS struct {
 	Mode  string   `yaml:"mode"`
 	Files TLSFiles `yaml:"files"`
 	ACME  TLSACME  `yaml:"acme"`
+	// RedirectPort is the public HTTPS port the HTTP listener redirects to,
+	// when it differs from listen.https's port (a container publishing
+	// 8443 as 443). 0 (default): listen.https's port.
+	RedirectPort int `yaml:"redirectPort"`
 }
 
 // TLS modes.

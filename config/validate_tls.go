@@ -10,6 +10,9 @@ import (
 
 func (c *Config) validateTLS(es *Errors) {
 	t := c.TLS
+	if t.RedirectPort < 0 || t.RedirectPort > 65535 {
+		es.add("tls.redirectPort", fmt.Sprint(t.RedirectPort), "must be a port number 1..65535, or 0 for listen.https's port")
+	}
 	switch t.Mode {
 	case TLSModeOff:
 	case TLSModeFiles:

@@ -132,3 +132,17 @@ sites: [{name: shop, hosts: [shop.example.com], upstream: "http://127.0.0.1:3000
 		t.Errorf("scalar challenges: %v", err)
 	}
 }
+
+func TestRedirectPort(t *testing.T) {
+	for _, c := range []struct {
+		port int
+		bad  bool
+	}{{0, false}, {443, false}, {65535, false}, {-1, true}, {70000, true}} {
+		cfg := validConfig()
+		cfg.TLS.RedirectPort = c.port
+		err := cfg.Validate()
+		if got := err != nil && strings.Contains(err.Error(), "tls.redirectPort"); got != c.bad {
+			t.Errorf("redirectPort %d: error %v", c.port, err)
+		}
+	}
+}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -62,24 +62,31 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 		if l.HTTP != nil {
 			httpAddr = l.HTTP.Addr().String()
 		}
+		redirectPort := ""
+		if cfg.TLS.RedirectPort != 0 {
+			redirectPort = strconv.Itoa(cfg.TLS.RedirectPort)
+		}
 		m, err := tlsconf.New(ctx, tlsconf.Options{
-			TLS:        cfg.TLS,
-			Names:      tlsconf.SiteHosts(cfg.Sites),
-			HTTPAddr:   httpAddr,
-			HTTPSAddr:  l.HTTPS.Addr().String(),
-			Logger:     log,
-			Registerer: reg,
+			TLS:          cfg.TLS,
+			Names:        tlsconf.SiteHosts(cfg.Sites),
+			HTTPAddr:     httpAddr,
+			HTTPSAddr:    l.HTTPS.Addr().String(),
+			RedirectPort: redirectPort,
+			Serves:       handler.Serves,
+			Logger:       log,
+			Registerer:   reg,
 		})
 		if err != nil {
 			return err
 		}
 		defer m.Close()
-		// The listeners are bound, so a CA can already validate through them.
+		// The listeners are bound, so a CA can already validate through
+		// them. Readiness does not wait for certificates: a replica that is
+		// not ready gets no traffic, including the CA's validation requests.
 		if err := m.Start(ctx); err != nil {
 			return err
 		}
-		opts.TLS, opts.Ready = m.TLSConfig(), m.Ready
-		opts.HTTPHandler = func(h http.Handler) http.Handler { return handler.HostGuard(m.HTTPHandler(h)) }
+		opts.TLS, opts.HTTPHandler = m.TLSConfig(), m.HTTPHandler
 	}
 	for _, s := range cfg.Sites {
 		log.Info("site", "name", s.Name, "hosts", s.Hosts, "upstream", s.Upstream)

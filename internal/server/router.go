@@ -103,18 +103,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	site.handler.ServeHTTP(w, r)
 }
 
-// HostGuard passes requests for configured hosts to next and refuses the
-// others as the router does: for the plain-HTTP listener in front of
-// HTTPS, so it neither redirects nor answers challenges for strangers.
-func (rt *Router) HostGuard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt.lookup(r.Host) == nil {
-			rt.refuse(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
+// Serves reports whether a site serves host (a Host header value).
+func (rt *Router) Serves(host string) bool { return rt.lookup(host) != nil }
 
 func (rt *Router) refuse(w http.ResponseWriter, r *http.Request) {
 	rt.metrics.UnknownHost.Inc()

@@ -279,7 +279,7 @@ func TestServeTLSFiles(t *testing.T) {
 	served := make(chan error, 1)
 	go func() {
 		served <- server.Serve(ctx, l, server.Options{Handler: handler, TLS: m.TLSConfig(), HTTPHandler: m.HTTPHandler,
-			Ready: m.Ready, Server: cfg.Server, Logger: slog.New(slog.DiscardHandler)})
+			Server: cfg.Server, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	defer func() {
 		cancel()

@@ -70,9 +70,6 @@ type Options struct {
 	// HTTPS listener: ACME challenges, then a redirect to HTTPS
 	// (tlsconf.Manager.HTTPHandler).
 	HTTPHandler func(http.Handler) http.Handler
-	// Ready, if set, must return nil for /readyz to report ready (e.g. a
-	// certificate is available).
-	Ready func() error
 }
 
 // Serve serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -115,7 +112,7 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false})
 	}
 	if l.Admin != nil {
-		all = append(all, served{newServer(adminHandler(o.Gather, &ready, o.Ready), "admin"), l.Admin, false})
+		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false})
 	}
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
@@ -160,7 +157,7 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	return serveErr
 }
 
-func adminHandler(g prometheus.Gatherer, ready *atomic.Bool, check func() error) http.Handler {
+func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	if g != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -172,12 +169,6 @@ func adminHandler(g prometheus.Gatherer, ready *atomic.Bool, check func() error)
 		if !ready.Load() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
-		}
-		if check != nil {
-			if err := check(); err != nil {
-				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
 		}
 		w.Write([]byte("ready\n"))
 	})

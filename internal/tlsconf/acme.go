@@ -136,7 +136,11 @@ func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, e
 	s.serve = s.managed
 	if a.OnDemand.Enabled {
 		d := newDecider(a.OnDemand, s.listed, o)
-		s.onDemand, _ = newConfig(&certmagic.OnDemandConfig{DecisionFunc: d.decide})
+		var odIssuer *certmagic.ACMEIssuer
+		s.onDemand, odIssuer = newConfig(&certmagic.OnDemandConfig{DecisionFunc: d.decide})
+		d.stored = func(ctx context.Context, name string) bool {
+			return s.storage.Exists(ctx, certmagic.StorageKeys.SiteCert(odIssuer.IssuerKey(), name))
+		}
 		s.serve = s.onDemand
 	}
 	return s, nil

@@ -21,11 +21,17 @@ import (
 // rate-limit budget unless the allow-list lets them through:
 //
 //  1. listed names (sites, domains) are always allowed;
-//  2. with allow patterns, the name must match one;
-//  3. with an ask URL, it must answer 2xx;
-//  4. the rate limit must have room.
+//  2. a name no site serves is refused;
+//  3. with allow patterns, the name must match one;
+//  4. with an ask URL, it must answer 2xx;
+//  5. the rate limit must have room, unless a certificate for the name is
+//     already in storage: certmagic also asks before loading a stored
+//     certificate (after a restart) and before renewing one, and those
+//     must never be refused for want of budget.
 type decider struct {
 	listed  map[string]bool
+	serves  func(string) bool
+	stored  func(ctx context.Context, name string) bool
 	allow   []string
 	ask     *url.URL
 	client  *http.Client
@@ -36,7 +42,7 @@ type decider struct {
 var errOnDemandRefused = errors.New("on-demand certificate refused")
 
 func newDecider(od config.TLSOnDemand, listed map[string]bool, o Options) *decider {
-	d := &decider{listed: listed, allow: od.Allow, client: o.AskClient, log: o.Logger,
+	d := &decider{listed: listed, serves: o.Serves, allow: od.Allow, client: o.AskClient, log: o.Logger,
 		limiter: ratelimit.New(ratelimit.Limit{
 			Every: time.Minute / time.Duration(max(od.RatePerMinute, 1)), Burst: max(od.RatePerMinute, 1), MaxClients: 1,
 		}, o.Now)}
@@ -62,6 +68,9 @@ func (d *decider) decide(ctx context.Context, name string) error {
 }
 
 func (d *decider) check(ctx context.Context, name string) error {
+	if d.serves != nil && !d.serves(name) {
+		return fmt.Errorf("%w: no site serves %s", errOnDemandRefused, name)
+	}
 	if len(d.allow) > 0 && !matchAny(d.allow, name) {
 		return fmt.Errorf("%w: %s matches no tls.acme.onDemand.allow pattern", errOnDemandRefused, name)
 	}
@@ -69,6 +78,9 @@ func (d *decider) check(ctx context.Context, name string) error {
 		if err := d.askURL(ctx, name); err != nil {
 			return err
 		}
+	}
+	if d.stored != nil && d.stored(ctx, name) {
+		return nil // loading or renewing what was issued before
 	}
 	if ok, _ := d.limiter.Allow(netip.Addr{}); !ok {
 		return fmt.Errorf("%w: %s: tls.acme.onDemand.ratePerMinute reached", errOnDemandRefused, name)

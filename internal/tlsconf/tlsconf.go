@@ -2,7 +2,7 @@
 //
 // A Manager is built from config.TLS by New, and the server uses it in four
 // places: TLSConfig for the HTTPS listener, HTTPHandler for the plain-HTTP
-// listener (ACME challenges, redirect to HTTPS), Ready for /readyz, and
+// listener (ACME challenges, redirect to HTTPS), Ready, and
 // Start/Close around serving. Nothing here is global: certmagic gets its own
 // cache and configs (never certmagic.Default), and the logger, metrics
 // registerer and clock come from Options.
@@ -52,6 +52,11 @@ type Options struct {
 	// AskClient calls tls.acme.onDemand.ask. Nil: a client with a 10s
 	// timeout.
 	AskClient *http.Client
+	// Serves reports whether a site serves a host name (the router's
+	// lookup). On-demand certificates are only for such names, and the
+	// HTTP listener passes requests for other hosts to its next handler
+	// (which refuses them) instead of redirecting them. Nil: every name.
+	Serves func(host string) bool
 }
 
 // Manager is the certificate source of one mode. Its methods are safe for
@@ -63,6 +68,7 @@ type Manager struct {
 	metrics   *Metrics
 	tlsConfig *tls.Config
 	redirect  http.Handler
+	serves    func(string) bool
 
 	files *fileSource // mode files
 	acme  *acmeSource // mode acme
@@ -98,6 +104,7 @@ func New(ctx context.Context, o Options) (*Manager, error) {
 		_, port, _ = net.SplitHostPort(o.HTTPSAddr)
 	}
 	m.redirect = RedirectToHTTPS(port)
+	m.serves = o.Serves
 
 	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	protos := []string{"h2", "http/1.1"}
@@ -200,11 +207,12 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Ready reports whether HTTPS can be served: nil in mode off and in mode
-// files (New refused a pair that does not load), and in mode acme once
-// every managed name has a certificate. /readyz should fail while it
-// returns an error, so that traffic is not sent to a replica that would
-// fail handshakes.
+// Ready reports whether every managed name has a certificate: always nil
+// in mode off and in mode files (New refused a pair that does not load).
+// It is deliberately not a readiness condition: a replica kept out of
+// rotation would never see the CA's validation requests, and one name
+// whose DNS is not yet pointed here would take every site down. The
+// expiry metric and the log say which names lack a certificate.
 func (m *Manager) Ready() error {
 	if m.acme != nil {
 		return m.acme.ready()
@@ -221,10 +229,26 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 	if m.mode == config.TLSModeOff {
 		return next
 	}
-	if m.acme != nil && m.acme.http01 {
-		return m.acme.challengeHandler(m.redirect)
+	redirect := m.redirect
+	if serves := m.serves; serves != nil {
+		redirect = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if !serves(host) {
+				next.ServeHTTP(w, r) // a stranger: the router refuses it
+				return
+			}
+			m.redirect.ServeHTTP(w, r)
+		})
 	}
-	return m.redirect
+	// Challenges first, for any host: only tokens certmagic is waiting
+	// for are answered.
+	if m.acme != nil && m.acme.http01 {
+		return m.acme.challengeHandler(redirect)
+	}
+	return redirect
 }
 
 // SiteHosts returns every site's hosts, for Options.Names.

@@ -152,16 +152,50 @@ func TestDecider(t *testing.T) {
 	if err := d.decide(ctx, "also.customers.test"); err != nil {
 		t.Errorf("after a minute: %v", err)
 	}
+
+	// A certificate already in storage is loaded or renewed without
+	// rate-limit budget; a name no site serves is refused before anything.
+	d.stored = func(_ context.Context, name string) bool { return name == "yes.customers.test" }
+	d.decide(ctx, "also.customers.test") // spend the budget
+	if err := d.decide(ctx, "yes.customers.test"); err != nil {
+		t.Errorf("stored certificate refused for want of budget: %v", err)
+	}
+	d.serves = func(name string) bool { return name != "yes.customers.test" }
+	before := asked.Load()
+	if err := d.decide(ctx, "yes.customers.test"); !errors.Is(err, errOnDemandRefused) || asked.Load() != before {
+		t.Errorf("a name no site serves: %v, asked %d more", err, asked.Load()-before)
+	}
 }
 
-func TestStorageNotWritable(t *testing.T) {
+// With Serves, the HTTP listener redirects only hosts a site serves and
+// hands the others to next (the router, which refuses them).
+func TestHTTPHandlerStrangers(t *testing.T) {
 	dir := t.TempDir()
-	file := dir + "/file"
-	writeFiles(t, file, dir+"/other", []byte("x"), []byte("x"), time.Now())
-	_, err := New(context.Background(), Options{TLS: config.TLS{Mode: config.TLSModeACME, ACME: config.TLSACME{
-		CA: "https://127.0.0.1:1/dir", Storage: file + "/sub", Challenges: []string{config.ChallengeHTTP01},
-	}}})
-	if err == nil {
-		t.Fatal("New accepted a storage path under a file")
+	certPEM, keyPEM := newPair(t, "shop.test", time.Now().Add(24*time.Hour))
+	writeFiles(t, dir+"/tls.crt", dir+"/tls.key", certPEM, keyPEM, time.Now())
+	m, err := New(context.Background(), Options{
+		TLS: config.TLS{Mode: config.TLSModeFiles, Files: config.TLSFiles{
+			CertFile: dir + "/tls.crt", KeyFile: dir + "/tls.key", ReloadInterval: time.Minute}},
+		HTTPSAddr: "127.0.0.1:8443",
+		Serves:    func(h string) bool { return h == "shop.test" },
+		Logger:    testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusMisdirectedRequest) })
+	h := m.HTTPHandler(refuse)
+	for _, c := range []struct {
+		host string
+		code int
+	}{{"shop.test", 308}, {"shop.test:8080", 308}, {"evil.test", 421}} {
+		r := httptest.NewRequest("GET", "/x", nil)
+		r.Host = c.host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != c.code {
+			t.Errorf("Host %s: %d, want %d", c.host, w.Code, c.code)
+		}
 	}
 }
