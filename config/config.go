@@ -125,6 +125,10 @@ type Server struct {
 	WriteTimeout   time.Duration `yaml:"writeTimeout"`
 	IdleTimeout    time.Duration `yaml:"idleTimeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdownGrace"`
+	// DrainDelay is how long, on shutdown, the proxy keeps serving while
+	// /readyz already reports not ready, so a load balancer stops sending
+	// new requests before the listeners close. Default 0.
+	DrainDelay     time.Duration `yaml:"drainDelay"`
 	MaxHeaderBytes int           `yaml:"maxHeaderBytes"`
 }
 

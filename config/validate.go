@@ -135,6 +135,9 @@ func (c *Config) validateServer(es *Errors) {
 	nonNegative(es, "server.writeTimeout", s.WriteTimeout)
 	positive(es, "server.idleTimeout", s.IdleTimeout)
 	positive(es, "server.shutdownGrace", s.ShutdownGrace)
+	if s.DrainDelay < 0 || s.DrainDelay > 5*time.Minute {
+		es.add("server.drainDelay", s.DrainDelay.String(), "must be between 0s and 5m (e.g. 5s behind a Kubernetes Service)")
+	}
 	if s.MaxHeaderBytes <= 0 {
 		es.add("server.maxHeaderBytes", strconv.Itoa(s.MaxHeaderBytes), "must be a positive number of bytes (default %d)", DefaultMaxHeaderBytes)
 	}

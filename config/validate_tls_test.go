@@ -146,3 +146,17 @@ func TestRedirectPort(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainDelay(t *testing.T) {
+	for _, c := range []struct {
+		d   time.Duration
+		bad bool
+	}{{0, false}, {5 * time.Second, false}, {-time.Second, true}, {10 * time.Minute, true}} {
+		cfg := validConfig()
+		cfg.Server.DrainDelay = c.d
+		err := cfg.Validate()
+		if got := err != nil && strings.Contains(err.Error(), "server.drainDelay"); got != c.bad {
+			t.Errorf("drainDelay %v: error %v", c.d, err)
+		}
+	}
+}

@@ -358,3 +358,40 @@ func TestServeTLSFiles(t *testing.T) {
 		}
 	}
 }
+
+// With server.drainDelay, shutdown first reports not ready while still
+// serving new requests, then closes.
+func TestServeDrainDelay(t *testing.T) {
+	l := server.Listeners{HTTP: listen(t), Admin: listen(t)}
+	defer l.Close()
+	httpURL, adminURL := "http://"+l.HTTP.Addr().String(), "http://"+l.Admin.Addr().String()
+	settings := serverSettings(3 * time.Second)
+	settings.DrainDelay = 700 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- server.Serve(ctx, l, server.Options{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }),
+			Server:  settings,
+			Logger:  slog.New(slog.DiscardHandler),
+		})
+	}()
+	c := plainClient()
+	waitFor(t, "/readyz 200", func() bool { return status(c, adminURL+"/readyz") == 200 })
+	cancel()
+	waitFor(t, "/readyz 503", func() bool { return status(c, adminURL+"/readyz") == 503 })
+	if got := status(c, httpURL+"/"); got != 200 {
+		t.Errorf("during the drain delay a new request got %d, want 200", got)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the drain delay")
+	}
+	if got := status(c, httpURL+"/"); got != -1 {
+		t.Errorf("after shutdown: %d, want a refused connection", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -92,27 +93,28 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 		}
 	}
 	type served struct {
-		srv *http.Server
-		ln  net.Listener
-		tls bool
+		srv   *http.Server
+		ln    net.Listener
+		tls   bool
+		admin bool
 	}
 	var all []served
 	if l.HTTPS != nil {
 		s := newServer(o.Handler, "https")
 		s.TLSConfig = o.TLS
-		all = append(all, served{s, l.HTTPS, true})
+		all = append(all, served{s, l.HTTPS, true, false})
 		if l.HTTP != nil {
 			h := o.Handler
 			if o.HTTPHandler != nil {
 				h = o.HTTPHandler(h)
 			}
-			all = append(all, served{newServer(h, "http"), l.HTTP, false})
+			all = append(all, served{newServer(h, "http"), l.HTTP, false, false})
 		}
 	} else if l.HTTP != nil {
-		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false})
+		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false, false})
 	}
 	if l.Admin != nil {
-		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false})
+		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false, true})
 	}
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
@@ -144,13 +146,33 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	case serveErr = <-errc:
 	}
 	ready.Store(false)
+	if d := o.Server.DrainDelay; d > 0 && ctx.Err() != nil {
+		log.Info("draining: not ready, still serving", "for", d)
+		time.Sleep(d)
+	}
 	log.Info("shutting down", "grace", o.Server.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), o.Server.ShutdownGrace)
 	defer cancel()
-	for _, s := range all {
+	shutdown := func(s served) {
 		if err := s.srv.Shutdown(sctx); err != nil {
 			log.Warn("grace period over; closing remaining connections", "addr", s.ln.Addr().String(), "error", err)
 			s.srv.Close()
+		}
+	}
+	// The public listeners at once, under one grace period; the admin
+	// listener last, so /readyz keeps saying "not ready" while they drain.
+	var swg sync.WaitGroup
+	for _, s := range all {
+		if s.admin {
+			continue
+		}
+		swg.Add(1)
+		go func() { defer swg.Done(); shutdown(s) }()
+	}
+	swg.Wait()
+	for _, s := range all {
+		if s.admin {
+			shutdown(s)
 		}
 	}
 	wg.Wait()
