@@ -121,10 +121,10 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
 	// ReadTimeout and WriteTimeout default to 0 (none): pages stream, and
 	// SSE and websockets stay open for as long as the session lasts.
-	ReadTimeout    time.Duration `yaml:"readTimeout"`
-	WriteTimeout   time.Duration `yaml:"writeTimeout"`
-	IdleTimeout    time.Duration `yaml:"idleTimeout"`
-	ShutdownGrace  time.Duration `yaml:"shutdownGrace"`
+	ReadTimeout   time.Duration `yaml:"readTimeout"`
+	WriteTimeout  time.Duration `yaml:"writeTimeout"`
+	IdleTimeout   time.Duration `yaml:"idleTimeout"`
+	ShutdownGrace time.Duration `yaml:"shutdownGrace"`
 	// DrainDelay is how long, on shutdown, the proxy keeps serving while
 	// /readyz already reports not ready, so a load balancer stops sending
 	// new requests before the listeners close. Default 0.
