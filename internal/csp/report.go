@@ -108,11 +108,16 @@ func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed report: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	for _, v := range vs {
+	// A Reporting API batch may hold hundreds of entries for one rate-limit
+	// token; the first few say what is blocked.
+	for _, v := range vs[:min(len(vs), maxReportsPerRequest)] {
 		h.record(r, v)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// maxReportsPerRequest bounds the violations one request may log and count.
+const maxReportsPerRequest = 20
 
 // parseReports reads the report-uri format ({"csp-report": {...}}) or the
 // Reporting API format ([{"type": "csp-violation", "body": {...}}, ...]),

@@ -218,3 +218,17 @@ func TestMetricsObserveMerge(t *testing.T) {
 	}
 	(*Metrics)(nil).ObserveMerge("shop", r) // a nil Metrics counts nothing
 }
+
+// A Reporting API batch counts and logs at most maxReportsPerRequest
+// violations for one rate-limit token.
+func TestReportHandlerBatchCap(t *testing.T) {
+	e := newReportEnv()
+	entry := `{"type":"csp-violation","body":{"blockedURL":"https://us01-zcb.zoom.us/x","effectiveDirective":"connect-src"}}`
+	batch := "[" + strings.Repeat(entry+",", 99) + entry + "]"
+	if w := e.post("7.7.7.7", "application/reports+json", batch); w.Code != http.StatusNoContent {
+		t.Fatalf("batch: %d", w.Code)
+	}
+	if got := counter(t, e.h.Metrics.Violations, "shop", "connect-src", "us01-zcb.zoom.us"); got != maxReportsPerRequest {
+		t.Errorf("counted %v violations from one batch of 100, want %d", got, maxReportsPerRequest)
+	}
+}
