@@ -65,10 +65,50 @@ func HSTS(maxAge time.Duration, includeSubDomains bool) func(http.Handler) http.
 	hv := []string{value}
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.TLS != nil {
-				w.Header()["Strict-Transport-Security"] = hv
+			if r.TLS == nil {
+				h.ServeHTTP(w, r)
+				return
 			}
-			h.ServeHTTP(w, r)
+			// Set when the headers go out, so an upstream's own header
+			// (copied in by the proxy) is replaced rather than doubled.
+			hw := &hstsWriter{ResponseWriter: w, value: hv}
+			h.ServeHTTP(hw, r)
+			hw.set() // a handler that wrote nothing: the server's implicit 200
+
 		})
 	}
 }
+
+type hstsWriter struct {
+	http.ResponseWriter
+	value []string
+	done  bool
+}
+
+func (h *hstsWriter) set() {
+	if !h.done {
+		h.done = true
+		h.Header()["Strict-Transport-Security"] = h.value
+	}
+}
+
+func (h *hstsWriter) WriteHeader(code int) {
+	h.set()
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *hstsWriter) Write(b []byte) (int, error) {
+	h.set()
+	return h.ResponseWriter.Write(b)
+}
+
+func (h *hstsWriter) Flush() {
+	h.set()
+	if f, ok := h.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController (hijacking for websockets) the
+// underlying writer.
+func (h *hstsWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }

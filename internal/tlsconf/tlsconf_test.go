@@ -104,6 +104,18 @@ func TestHSTS(t *testing.T) {
 			t.Errorf("HSTS(%s, %t) tls=%t: %q, want %q", tt.maxAge, tt.sub, tt.tls, got, tt.want)
 		}
 	}
+	// An upstream's own header, copied in by the proxy, is replaced, not doubled.
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Strict-Transport-Security", "max-age=60")
+		w.WriteHeader(200)
+	})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.TLS = &tls.ConnectionState{}
+	w := httptest.NewRecorder()
+	HSTS(time.Hour, false)(upstream).ServeHTTP(w, r)
+	if got := w.Result().Header.Values("Strict-Transport-Security"); len(got) != 1 || got[0] != "max-age=3600" {
+		t.Errorf("with an upstream header: %q", got)
+	}
 }
 
 func TestMatchAny(t *testing.T) {
