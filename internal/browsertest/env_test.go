@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,6 +139,7 @@ type env struct {
 	artifacts string
 	cfg       *config.Config
 	console   *consoleLog
+	sdkDown   atomic.Bool // the CDN stub answers 503 for the SDK
 }
 
 func (e *env) url(host, path string) string {
@@ -179,7 +181,7 @@ func newEnv(t *testing.T) *env {
 	// key Chromium is told to trust (and nothing else).
 	cdnCert, spki := selfSigned(t, cdnHost)
 	cdn := httptest.NewUnstartedServer(e.cdn.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/static/resource/sdk/"+sdkKey+"/js/"+sdkVersion {
+		if r.URL.Path != "/static/resource/sdk/"+sdkKey+"/js/"+sdkVersion || e.sdkDown.Load() {
 			http.NotFound(w, r)
 			return
 		}
@@ -423,6 +425,11 @@ func shopPage(scriptAttr string) string {
 <div id="frag"></div></main></body></html>`
 }
 
+// plainPage has no script of its own (app.js assigns innerHTML, which
+// Trusted Types would block).
+const plainPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Account</title>
+<link rel="stylesheet" href="/site.css"></head><body><main><h1>Account</h1><p>Your orders.</p></main></body></html>`
+
 func shopUpstream(e *env) http.Handler {
 	mux := http.NewServeMux()
 	html := func(w http.ResponseWriter, policy, body string) {
@@ -443,6 +450,14 @@ func shopUpstream(e *env) http.Handler {
 	mux.HandleFunc("GET /allowlist", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'",
 			shopPage(""))
+	})
+	// Trusted Types enforced: with cobrowse-proxy among the allowed policy
+	// names, and without it.
+	mux.HandleFunc("GET /trusted-types", func(w http.ResponseWriter, r *http.Request) {
+		html(w, "require-trusted-types-for 'script'; trusted-types cobrowse-proxy", plainPage)
+	})
+	mux.HandleFunc("GET /trusted-types-denied", func(w http.ResponseWriter, r *http.Request) {
+		html(w, "require-trusted-types-for 'script'; trusted-types site-policy", plainPage)
 	})
 	mux.HandleFunc("GET /iframe", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "", `<!doctype html><html><head><title>Pay</title><link rel="stylesheet" href="/site.css"><script src="/frames.js"></script></head>

@@ -58,9 +58,9 @@ func (e *env) fake() fakeZoom {
 }
 
 type widgetView struct {
-	Open, ConsentShown, SessionShown, PinShown, EndShown bool
-	State, Pin, Message, Live, Label, Focus, Code        string
-	Classes                                              string
+	Open, ConsentShown, SessionShown, PinShown, EndShown, RetryShown bool
+	State, Pin, Message, Live, Label, Focus, Code                    string
+	Classes, Launcher                                                string
 }
 
 func (e *env) widget() widgetView {
@@ -69,7 +69,7 @@ func (e *env) widget() widgetView {
 	  const host = document.querySelector("[data-cobrowse-proxy=widget]"), r = host.shadowRoot, q = s => r.querySelector(s);
 	  const shown = el => !el.closest("[hidden]") && el.getClientRects().length > 0;
 	  return {Open: !q(".panel").hidden, ConsentShown: shown(q(".consent")), SessionShown: shown(q(".session")),
-	    PinShown: shown(q(".pin")), EndShown: shown(q(".end")), State: CobrowseProxy.state, Pin: q(".pin").textContent,
+	    PinShown: shown(q(".pin")), EndShown: shown(q(".end")), RetryShown: shown(q(".retry")), Launcher: q(".launcher").className, State: CobrowseProxy.state, Pin: q(".pin").textContent,
 	    Message: q(".msg").textContent, Live: q("[role=status]").textContent, Label: q(".launcher").textContent,
 	    Focus: r.activeElement ? r.activeElement.className : "", Code: q(".msg").getAttribute("data-code") || "",
 	    Classes: host.className + " | " + q(".root").className};

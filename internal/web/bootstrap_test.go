@@ -126,7 +126,8 @@ class El {
   constructor(tag) { this.tag = tag; this.children = []; this.attrs = {}; this.className = ""; this.hidden = false; }
   setAttribute(k, v) { this.attrs[k] = String(v); }
   removeAttribute(k) { delete this.attrs[k]; }
-  appendChild(c) { this.children.push(c); return c; }
+  appendChild(c) { this.children.push(c); c.parentNode = this; return c; }
+  get isConnected() { return this === body || !!(this.parentNode && this.parentNode.isConnected); }
   addEventListener() {}
   attachShadow() { return (this.shadowRoot = new El("#shadow-root")); }
   contains() { return false; }

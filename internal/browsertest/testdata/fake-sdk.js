@@ -8,7 +8,7 @@
   var KEY = "__fakeZoomSession";
   var rec = (w.__fakeZoom = {
     src: document.currentScript ? document.currentScript.src : "",
-    initArgs: null, initCalls: 0, starts: [], joins: 0, ends: 0, infoCalls: 0, handlers: {}
+    initArgs: null, initCalls: 0, failNext: 0, starts: [], joins: 0, ends: 0, infoCalls: 0, handlers: {}
   });
   function emit(name, data) {
     (rec.handlers[name] || []).forEach(function (fn) { fn(data); });
@@ -18,6 +18,18 @@
     on: function (name, fn) { (rec.handlers[name] = rec.handlers[name] || []).push(fn); },
     start: function (opts) {
       rec.starts.push(JSON.parse(JSON.stringify(opts)));
+      // __fakeZoom.failNext = code: this start fails as the real SDK
+      // reports it, with a session_error event and no session.
+      var fail = rec.failNext;
+      rec.failNext = 0;
+      if (fail) {
+        return new Promise(function (resolve) {
+          setTimeout(function () {
+            emit("session_error", { code: fail });
+            resolve();
+          }, 20);
+        });
+      }
       var pin = (opts.customPinCode || "482913").toUpperCase();
       sessionStorage.setItem(KEY, pin);
       return new Promise(function (resolve) {

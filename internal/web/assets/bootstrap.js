@@ -57,11 +57,18 @@
     ended: "The support session has ended."
   };
 
+  // Codes with which a start or a rejoin failed: no session is running.
+  var START_FAILED = [1001, 1004, 1009, 1010, 1011, 2001];
+
   var listeners = {};
   var readyResult = null;
   var readyWaiters = [];
-  var sdkFailed = false;
-  var starting = null;
+  var starting = null; // start()'s promise while it runs
+  var recovering = null; // recover()'s promise
+  var pending = null; // session.start()'s promise
+  var gen = 0; // bumped by end() and failed starts: a start in flight of an older generation stops
+  var started = false; // session_started or pincode_updated seen for this session
+  var ended = false; // the customer chose to end: late start events are ignored
   var widget = null;
 
   var api = (w.CobrowseProxy = {
@@ -172,24 +179,69 @@
     }
   };
 
-  var s = d.createElement("script");
-  s.src = cfg.sdkUrl;
-  s.async = false;
-  if (nonce) {
-    s.nonce = nonce; // a nonce-based CSP must allow the SDK too
+  // sdkFailed settles "ready" as {success: false, error: "sdk"} when the
+  // SDK cannot load (network, CSP, Trusted Types) or does not call back in
+  // time, so API users waiting for "ready" do not hang.
+  function sdkFailed() {
+    if (readyResult) {
+      return;
+    }
+    readyResult = { success: false, error: "sdk" };
+    announceReady();
+    fail(failure("sdk"));
   }
-  s.onerror = function () {
-    sdkFailed = true;
-    settleReady();
-  };
-  var first = d.getElementsByTagName("script")[0];
-  if (first && first.parentNode) {
-    first.parentNode.insertBefore(s, first);
-  } else {
-    (d.head || d.documentElement).appendChild(s);
+
+  function announceReady() {
+    if (typeof CustomEvent === "function" && d.dispatchEvent) {
+      d.dispatchEvent(new CustomEvent("cobrowse-proxy:ready", { detail: readyResult }));
+    }
+    emit("ready", readyResult);
+    var waiters = readyWaiters;
+    readyWaiters = [];
+    waiters.forEach(function (fn) { fn(); });
+  }
+
+  var loadTimer = setTimeout(sdkFailed, 20000);
+  var s = d.createElement("script");
+  try {
+    // Under CSP require-trusted-types-for 'script', script.src takes only a
+    // TrustedScriptURL: a policy named "cobrowse-proxy" makes one, for the
+    // SDK URL and nothing else. A page whose CSP has a trusted-types
+    // allow-list must add cobrowse-proxy to it (the proxy's CSP merge does
+    // not do that yet): there createPolicy throws, the plain URL is tried
+    // (fine unless Trusted Types are enforced), and else we report "sdk".
+    var url = cfg.sdkUrl;
+    try {
+      url = w.trustedTypes.createPolicy("cobrowse-proxy", {
+        createScriptURL: function (u) {
+          if (u !== cfg.sdkUrl) {
+            throw new TypeError("cobrowse-proxy: not the SDK URL");
+          }
+          return u;
+        }
+      }).createScriptURL(url);
+    } catch (e) {} // no Trusted Types, or the name is not allowed
+    s.src = url;
+    s.async = false;
+    if (nonce) {
+      s.nonce = nonce; // a nonce-based CSP must allow the SDK too
+    }
+    s.onerror = sdkFailed;
+    var first = d.getElementsByTagName("script")[0];
+    if (first && first.parentNode) {
+      first.parentNode.insertBefore(s, first);
+    } else {
+      (d.head || d.documentElement).appendChild(s);
+    }
+  } catch (e) {
+    setTimeout(sdkFailed, 0); // after the widget is drawn
   }
 
   w.ZoomCobrowseSDK.init(cfg.settings, function (res) {
+    clearTimeout(loadTimer);
+    if (readyResult && api.state === "error" && api.error && api.error.code === "sdk") {
+      setState("idle"); // late, after the timeout: usable after all
+    }
     api.ready = !!(res && res.success);
     api.session = (res && res.session) || null;
     api.error = (res && res.error) || null;
@@ -203,40 +255,28 @@
         });
       });
     }
-    if (typeof CustomEvent === "function" && d.dispatchEvent) {
-      d.dispatchEvent(new CustomEvent("cobrowse-proxy:ready", { detail: res }));
-    }
-    emit("ready", readyResult);
-    settleReady();
     if (!frame) {
-      recover();
+      recovering = recover(); // before start() waiting for "ready" goes on
     }
+    announceReady();
   });
 
-  function settleReady() {
-    var waiters = readyWaiters;
-    readyWaiters = [];
-    waiters.forEach(function (fn) { fn(); });
-  }
-
-  // whenReady resolves with the session once init has called back.
+  // whenReady resolves with the session once init has called back, after
+  // any recovery it began.
   function whenReady() {
     return new Promise(function (resolve, reject) {
-      var timer;
       function check() {
-        clearTimeout(timer);
         if (api.ready && api.session) {
-          resolve(api.session);
+          resolve(Promise.resolve(recovering).then(function () { return api.session; }));
         } else {
           reject(failure("sdk"));
         }
       }
-      if (readyResult || sdkFailed) {
+      if (readyResult) {
         check();
-        return;
+      } else {
+        readyWaiters.push(check);
       }
-      readyWaiters.push(check);
-      timer = setTimeout(check, 20000);
     });
   }
 
@@ -245,19 +285,30 @@
   function onSessionEvent(name, data) {
     switch (name) {
       case "pincode_updated":
-        if (data.pincode) {
+        if (data.pincode && !ended) {
+          var st = api.state;
+          var firstPin = !api.pin;
+          started = api.active = true;
           api.pin = String(data.pincode);
           store(api.pin);
-          setState(api.state === "joined" || api.state === "assist" ? api.state : "waiting");
-          if (widget) {
-            widget.open(false);
+          // Only a new session's first PIN opens the panel; later PINs (on
+          // a rejoin, reconnect, ...) keep the state and a closed panel.
+          if (st === "starting" || st === "idle" || (st === "waiting" && firstPin)) {
+            setState("waiting");
+            if (widget) {
+              widget.open(false);
+            }
+          } else if (widget) {
+            widget.render();
           }
         }
         break;
       case "session_started":
-        api.active = true;
-        if (api.state === "starting") {
-          setState("waiting");
+        if (!ended) {
+          started = api.active = true;
+          if (api.state === "starting") {
+            setState("waiting");
+          }
         }
         break;
       case "agent_joined":
@@ -276,15 +327,27 @@
         setState("joined");
         break;
       case "session_ended":
-        api.active = false;
-        api.pin = "";
-        store("");
+        reset();
         setState("ended");
         break;
       case "session_error":
+        // A start or rejoin that failed leaves no session: back to a state
+        // where start() (and the widget's "Try again") works again.
+        if (!started || START_FAILED.indexOf(+(data.code || data.errorCode)) >= 0) {
+          reset();
+        }
         fail(data);
         break;
     }
+  }
+
+  // reset forgets the session and stops any start in flight.
+  function reset() {
+    gen++;
+    starting = null;
+    started = api.active = false;
+    api.pin = "";
+    store("");
   }
 
   function fetchToken() {
@@ -321,42 +384,67 @@
     if (api.active) {
       return Promise.resolve();
     }
+    var g = ++gen;
+    // Stops this start if end() was called or a session_error reset it.
+    var check = function () {
+      if (g !== gen) {
+        throw failure("cancelled", "The start was cancelled.");
+      }
+    };
+    ended = false;
     api.error = null;
     setState("starting");
     if (widget) {
       widget.open(false);
     }
-    starting = whenReady().then(function (session) {
+    var p = starting = whenReady().then(function (session) {
+      check();
+      if (api.active) {
+        return; // recovery rejoined the session: no second one
+      }
       return fetchToken().then(function (t) {
+        check();
         var opts = { sdkToken: t.token };
         if (t.pinCode) {
           opts.customPinCode = t.pinCode; // bring your own PIN
         }
         api.active = true;
-        return session.start(opts);
+        return (pending = Promise.resolve(session.start(opts)));
       });
     }).then(function () {
-      starting = null;
+      if (starting === p) {
+        starting = null;
+      }
     }, function (err) {
+      if (g !== gen) {
+        throw err.code === "cancelled" ? err : failure("cancelled", "The start was cancelled.");
+      }
       starting = null;
       api.active = false;
       throw fail(err);
     });
-    return starting;
+    return p;
   }
 
-  // end ends the session (session.end()); session_ended follows.
+  // end ends the session (session.end()); session_ended follows. During a
+  // start it cancels the start: before session.start() nothing reaches the
+  // SDK; after, session.end() waits until session.start() settled (10 s at
+  // most), so the page is not left shared.
   function end() {
     var session = api.session;
-    api.active = false;
-    api.pin = "";
-    store("");
-    if (!session || typeof session.end !== "function") {
+    var live = api.active;
+    var wait = pending;
+    reset();
+    ended = true;
+    if (!live || !session || typeof session.end !== "function") {
       setState("ended");
       return Promise.resolve();
     }
     setState("ending");
-    return Promise.resolve().then(function () {
+    return Promise.race([
+      Promise.resolve(wait).catch(function () {}),
+      new Promise(function (r) { setTimeout(r, 10000); })
+    ]).then(function () {
       return session.end();
     }).then(function () {
       if (api.state === "ending") {
@@ -372,9 +460,10 @@
   function recover() {
     var session = api.session;
     if (!session || typeof session.getSessionInfo !== "function") {
-      return;
+      return null;
     }
-    Promise.resolve().then(function () {
+    var g = gen;
+    return Promise.resolve().then(function () {
       return session.getSessionInfo();
     }).then(function (info) {
       if (!info || info.sessionStatus !== "session_recoverable") {
@@ -382,6 +471,9 @@
           store("");
         }
         return;
+      }
+      if (g !== gen) {
+        return; // end() was called meanwhile
       }
       api.active = true;
       api.pin = stored();
@@ -392,12 +484,13 @@
         }
       });
       return Promise.resolve(session.join()).then(function () {
+        started = api.active;
         if (api.state === "reconnecting") {
           setState("resumed");
         }
       });
     }).catch(function (err) {
-      api.active = false;
+      reset();
       fail(err && (err.code || err.errorCode) ? err : failure(1011));
     });
   }
@@ -539,7 +632,9 @@
     var pinBox = el("div", "pinbox");
     pinBox.appendChild(el("p", "pinlabel", "Your support PIN", { id: "cbp-pinlabel" }));
     var pinRow = el("div", "pinrow");
-    var pin = el("output", "pin", "", { "aria-labelledby": "cbp-pinlabel" });
+    // A plain element: <output> is an implicit live region, and the PIN is
+    // already read out by the one live region below.
+    var pin = el("div", "pin");
     var copy = el("button", "copy", "Copy", { type: "button", "aria-label": "Copy PIN" });
     pinRow.appendChild(pin);
     pinRow.appendChild(copy);
@@ -567,13 +662,11 @@
     root.appendChild(box);
     root.appendChild(live);
 
-    var lastSaid = "";
     function say(text) {
-      if (text && text !== lastSaid) {
-        lastSaid = text;
-        live.textContent = text;
-      }
+      live.textContent = text;
     }
+    var saidPin = "";
+    var saidMsg = "";
 
     function open(focus) {
       panel.hidden = false;
@@ -613,17 +706,23 @@
         msg.removeAttribute("data-code");
       }
       endBtn.hidden = !api.active;
-      retry.hidden = !(st === "error" && !api.active);
+      retry.hidden = !(st === "error" && !api.active) || (api.error && api.error.code === "sdk");
       done.hidden = api.active;
       launcher.className = "launcher" + (api.active ? " live" : "");
       box.setAttribute("data-state", st);
       if (focusLost) {
         title.focus();
       }
-      if (api.pin && (st === "waiting" || st === "resumed")) {
-        say("Your support PIN is " + api.pin.split("").join(" ") + ". " + api.message);
-      } else if (inSession) {
-        say(api.message);
+      // Read out only what changed: a new PIN (with the status) or a new
+      // status; re-renders and copy feedback do not repeat the PIN.
+      var p = pinBox.hidden ? "" : api.pin;
+      if (!inSession) {
+        saidPin = saidMsg = "";
+      } else if (p !== saidPin || api.message !== saidMsg) {
+        say(p && (p !== saidPin || st === "waiting" || st === "resumed") ?
+          "Your support PIN is " + p.split("").join(" ") + ". " + api.message : api.message);
+        saidPin = p;
+        saidMsg = api.message;
       }
     }
 
@@ -670,8 +769,33 @@
       }
     });
 
-    whenBody(function () {
-      d.body.appendChild(host);
+    // Turbo Drive and hx-boost replace <body> (or its content), taking the
+    // widget with them. attach puts it back. It runs when <html>'s children
+    // change (a body swap; childList only, no subtree, so the page's own DOM
+    // work costs nothing), on turbo:load / htmx:afterSwap, and on each
+    // pointer or key press, which catches any other swap before the
+    // customer can reach for the widget.
+    function attach() {
+      if (!host.isConnected && d.body) {
+        // Turbo's snapshots clone the body, widget host included but
+        // without its shadow root: drop such dead copies.
+        var old = d.querySelectorAll ? d.querySelectorAll("[data-cobrowse-proxy=widget]") : [];
+        for (var i = 0; i < old.length; i++) {
+          old[i].remove();
+        }
+        d.body.appendChild(host);
+      }
+    }
+    whenBody(attach);
+    if (w.MutationObserver) {
+      new MutationObserver(function () {
+        if (d.readyState !== "loading") {
+          attach(); // not while the parser adds <body>: whenBody does that
+        }
+      }).observe(d.documentElement, { childList: true });
+    }
+    ["turbo:load", "htmx:afterSwap", "pointerdown", "keydown"].forEach(function (n) {
+      d.addEventListener(n, attach, true);
     });
     render();
     return { open: open, render: render, host: host };
