@@ -456,7 +456,7 @@ func shopUpstream(e *env) http.Handler {
 	mux.HandleFunc("GET /trusted-types", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "require-trusted-types-for 'script'; trusted-types cobrowse-proxy", plainPage)
 	})
-	mux.HandleFunc("GET /trusted-types-denied", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /trusted-types-allowlist", func(w http.ResponseWriter, r *http.Request) {
 		html(w, "require-trusted-types-for 'script'; trusted-types site-policy", plainPage)
 	})
 	mux.HandleFunc("GET /iframe", func(w http.ResponseWriter, r *http.Request) {

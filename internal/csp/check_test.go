@@ -8,7 +8,7 @@ import (
 
 // touchedDirectives are the directives a merge with o may change.
 func touchedDirectives(o MergeOptions) map[string]bool {
-	t := map[string]bool{"script-src": true, "connect-src": true}
+	t := map[string]bool{"script-src": true, "connect-src": true, "trusted-types": true}
 	for name := range o.Sources {
 		t[name] = true
 	}
@@ -65,6 +65,7 @@ func checkMerge(t *testing.T, orig string, r Result, o MergeOptions, meta bool) 
 	if m.prefixSrc != "" {
 		allowedAdds[m.prefixSrc] = true
 	}
+	allowedAdds[TrustedTypesPolicy] = true
 	nonceSrc := "'nonce-" + r.Nonce + "'"
 	touched := touchedDirectives(o)
 	for i := range before {

@@ -328,6 +328,7 @@ func (m *merger) run(inputs []string, meta bool) mergeRun {
 		if reason := m.apply(ref, nonce); reason != "" {
 			return skip(reason)
 		}
+		addTrustedTypesPolicy(ref.p)
 		if !meta && m.reportURI != "" {
 			m.addReporting(ref.p)
 		}
@@ -470,4 +471,30 @@ func NewNonce() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// TrustedTypesPolicy is the Trusted Types policy name bootstrap.js creates
+// to set the SDK script's URL.
+const TrustedTypesPolicy = "cobrowse-proxy"
+
+// addTrustedTypesPolicy lets bootstrap.js create its Trusted Types policy
+// where the page lists the policy names it allows: the name is appended
+// ('none' is replaced). A policy without the directive allows every name.
+func addTrustedTypesPolicy(p *Policy) {
+	i := p.index("trusted-types")
+	if i < 0 {
+		return
+	}
+	vals := p.segs[i].values
+	var kept []string
+	for _, v := range vals {
+		switch {
+		case v == "*" || v == TrustedTypesPolicy:
+			return // already allowed
+		case strings.EqualFold(v, "'none'"):
+		default:
+			kept = append(kept, v)
+		}
+	}
+	p.set(i, append(kept, TrustedTypesPolicy))
 }

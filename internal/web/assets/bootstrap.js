@@ -206,9 +206,9 @@
   try {
     // Under CSP require-trusted-types-for 'script', script.src takes only a
     // TrustedScriptURL: a policy named "cobrowse-proxy" makes one, for the
-    // SDK URL and nothing else. A page whose CSP has a trusted-types
-    // allow-list must add cobrowse-proxy to it (the proxy's CSP merge does
-    // not do that yet): there createPolicy throws, the plain URL is tried
+    // SDK URL and nothing else. The proxy's CSP merge adds the name to a
+    // trusted-types allow-list; where it is still refused (csp.mode off, a
+    // policy set elsewhere) createPolicy throws, the plain URL is tried
     // (fine unless Trusted Types are enforced), and else we report "sdk".
     var url = cfg.sdkUrl;
     try {
