@@ -23,7 +23,8 @@ import (
 //  1. listed names (sites, domains) are always allowed;
 //  2. a name no site serves is refused;
 //  3. with allow patterns, the name must match one;
-//  4. with an ask URL, it must answer 2xx;
+//  4. with an ask URL, it must answer 2xx (asked at most ten times the
+//     issuance rate a minute, so random names cannot flood it);
 //  5. the rate limit must have room, unless a certificate for the name is
 //     already in storage: certmagic also asks before loading a stored
 //     certificate (after a restart) and before renewing one, and those
@@ -36,7 +37,10 @@ type decider struct {
 	ask     *url.URL
 	client  *http.Client
 	limiter *ratelimit.Limiter // one global bucket (the zero address)
-	log     *slog.Logger
+	// askLimit bounds the calls to the ask URL, which a flood of random
+	// SNI names would otherwise turn into as many outbound requests.
+	askLimit *ratelimit.Limiter
+	log      *slog.Logger
 }
 
 var errOnDemandRefused = errors.New("on-demand certificate refused")
@@ -48,6 +52,8 @@ func newDecider(od config.TLSOnDemand, listed map[string]bool, o Options) *decid
 		}, o.Now)}
 	if od.Ask != "" {
 		d.ask, _ = url.Parse(od.Ask) // validated by config
+		perMinute := 10 * max(od.RatePerMinute, 1)
+		d.askLimit = ratelimit.New(ratelimit.Limit{Every: time.Minute / time.Duration(perMinute), Burst: perMinute, MaxClients: 1}, o.Now)
 	}
 	if d.client == nil {
 		d.client = &http.Client{Timeout: 10 * time.Second}
@@ -75,6 +81,9 @@ func (d *decider) check(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %s matches no tls.acme.onDemand.allow pattern", errOnDemandRefused, name)
 	}
 	if d.ask != nil {
+		if ok, _ := d.askLimit.Allow(netip.Addr{}); !ok {
+			return fmt.Errorf("%w: %s: too many names to ask about (10 x tls.acme.onDemand.ratePerMinute a minute)", errOnDemandRefused, name)
+		}
 		if err := d.askURL(ctx, name); err != nil {
 			return err
 		}

@@ -172,6 +172,15 @@ func TestDecider(t *testing.T) {
 	if err := d.decide(ctx, "yes.customers.test"); err != nil {
 		t.Errorf("stored certificate refused for want of budget: %v", err)
 	}
+	// The ask URL is called at most 10 x ratePerMinute times a minute.
+	d.stored = nil
+	calls := asked.Load()
+	for range 30 {
+		d.decide(ctx, "no.customers.test")
+	}
+	if n := asked.Load() - calls; n > 10 {
+		t.Errorf("ask called %d times in a burst, want at most 10", n)
+	}
 	d.serves = func(name string) bool { return name != "yes.customers.test" }
 	before := asked.Load()
 	if err := d.decide(ctx, "yes.customers.test"); !errors.Is(err, errOnDemandRefused) || asked.Load() != before {
