@@ -12,32 +12,22 @@ import (
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// counter reads one series of a CounterVec. (prometheus/testutil would need
-// a module that go.sum does not have.)
+// counter reads one series of a CounterVec.
 func counter(t *testing.T, v *prometheus.CounterVec, labels ...string) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := v.WithLabelValues(labels...).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
+	return testutil.ToFloat64(v.WithLabelValues(labels...))
 }
 
 func seriesCount(t *testing.T, reg prometheus.Gatherer, name string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
+	n, err := testutil.GatherAndCount(reg, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return len(mf.GetMetric())
-		}
-	}
-	return 0
+	return n
 }
 
 type reportEnv struct {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
@@ -195,28 +195,18 @@ func page(n int) []byte {
 	return b.Bytes()
 }
 
-// counterValue reads a counter. (prometheus/testutil is not usable here:
-// its dependency github.com/kylelemons/godebug has no go.sum entry.)
+// counterValue reads a counter.
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
+	return testutil.ToFloat64(c)
 }
 
 // seriesCount is the number of series of the metric family name in reg.
 func seriesCount(t *testing.T, reg prometheus.Gatherer, name string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
+	n, err := testutil.GatherAndCount(reg, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return len(mf.GetMetric())
-		}
-	}
-	return 0
+	return n
 }

@@ -101,8 +101,8 @@ func send(t *testing.T, base, method, host, path string, hdr map[string]string, 
 }
 
 // metricValue returns the value of the counter name with exactly labels
-// (0 when there is no such series). prometheus/testutil does not build
-// here (see internal/proxy/helpers_test.go).
+// (0 when there is no such series), read from a whole registry, which
+// prometheus/testutil has no helper for.
 func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 )
@@ -164,13 +164,13 @@ func (r *acmeRig) checkServes(t *testing.T, ctx context.Context, name string) {
 func (r *acmeRig) checkMetrics(t *testing.T, name string, obtained int) {
 	t.Helper()
 	met := r.m.metrics
-	if got := metricValue(met.Issuance.WithLabelValues(outcomeObtained)); got != float64(obtained) {
+	if got := testutil.ToFloat64(met.Issuance.WithLabelValues(outcomeObtained)); got != float64(obtained) {
 		t.Errorf("issuance obtained = %v, want %d", got, obtained)
 	}
-	if got := metricValue(met.Issuance.WithLabelValues(outcomeFailed)); got != 0 {
+	if got := testutil.ToFloat64(met.Issuance.WithLabelValues(outcomeFailed)); got != 0 {
 		t.Errorf("issuance failed = %v, want 0", got)
 	}
-	exp := metricValue(met.Expiry.WithLabelValues(name))
+	exp := testutil.ToFloat64(met.Expiry.WithLabelValues(name))
 	if now := float64(time.Now().Unix()); exp < now+3600 {
 		t.Errorf("expiry gauge for %s = %v, want well after now (%v)", name, exp, now)
 	}
@@ -250,19 +250,7 @@ func TestACMEOnDemand(t *testing.T) {
 			t.Errorf("GET https://%s/ succeeded, want a refused handshake", name)
 		}
 	}
-	if got := metricValue(r.m.metrics.Issuance.WithLabelValues(outcomeObtained)); got != 1 {
+	if got := testutil.ToFloat64(r.m.metrics.Issuance.WithLabelValues(outcomeObtained)); got != 1 {
 		t.Errorf("issuance obtained = %v after refusals, want 1", got)
 	}
-}
-
-// metricValue reads a gauge or counter.
-func metricValue(c prometheus.Metric) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	if m.Gauge != nil {
-		return m.GetGauge().GetValue()
-	}
-	return m.GetCounter().GetValue()
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 )
@@ -110,7 +111,7 @@ func TestFilesRotation(t *testing.T) {
 	if got := servedName(t, m); got != "a.test" {
 		t.Fatalf("served %q, want a.test", got)
 	}
-	if got := metricValue(m.metrics.Expiry.WithLabelValues("a.test")); got != float64(expA.Unix()) {
+	if got := testutil.ToFloat64(m.metrics.Expiry.WithLabelValues("a.test")); got != float64(expA.Unix()) {
 		t.Errorf("expiry a.test = %v, want %v", got, expA.Unix())
 	}
 	if err := m.Start(ctx); err != nil {
@@ -128,7 +129,7 @@ func TestFilesRotation(t *testing.T) {
 		}
 	}
 	m.Close() // stop polling; the rest uses Reload directly
-	if got := metricValue(m.metrics.Expiry.WithLabelValues("b.test")); got != float64(expA.Add(time.Hour).Unix()) {
+	if got := testutil.ToFloat64(m.metrics.Expiry.WithLabelValues("b.test")); got != float64(expA.Add(time.Hour).Unix()) {
 		t.Errorf("expiry b.test = %v", got)
 	}
 	if m.metrics.Expiry.DeleteLabelValues("a.test") {
