@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -43,6 +45,10 @@ type acmeSource struct {
 	issuer   *certmagic.ACMEIssuer
 
 	http01, tlsALPN bool
+	stop            context.CancelFunc // ends the expiry refresh
+
+	mu            sync.Mutex
+	onDemandNames map[string]bool // on-demand names with a certificate, for the expiry refresh
 }
 
 func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, error) {
@@ -191,10 +197,69 @@ func (s *acmeSource) start(ctx context.Context) error {
 	if err := s.managed.ManageAsync(ctx, s.names); err != nil {
 		return fmt.Errorf("manage certificates for %v: %w", s.names, err)
 	}
+	// certmagic emits no event when this replica's cache picks up a
+	// certificate another replica renewed in the shared storage; refresh
+	// the expiry gauge from the cache so it never goes stale.
+	rctx, cancel := context.WithCancel(ctx)
+	s.stop = cancel
+	go func() {
+		t := time.NewTicker(expiryRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				s.refreshExpiry()
+			}
+		}
+	}()
 	return nil
 }
 
-func (s *acmeSource) close() { s.cache.Stop() }
+// noteOnDemand remembers an on-demand name that has a certificate, so the
+// expiry refresh covers it.
+func (s *acmeSource) noteOnDemand(name string) {
+	if name == "" || s.listed[name] {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.onDemandNames == nil {
+		s.onDemandNames = map[string]bool{}
+	}
+	s.onDemandNames[name] = true
+}
+
+// expiryRefresh is how often the expiry gauge is read from the cache.
+const expiryRefresh = time.Minute
+
+func (s *acmeSource) refreshExpiry() {
+	names := slices.Clone(s.names)
+	s.mu.Lock()
+	for n := range s.onDemandNames {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		var latest *x509.Certificate // during a renewal the cache may hold both
+		for _, c := range s.cache.AllMatchingCertificates(n) {
+			if c.Leaf != nil && (latest == nil || c.Leaf.NotAfter.After(latest.NotAfter)) {
+				latest = c.Leaf
+			}
+		}
+		if latest != nil {
+			s.metrics.Expiry.WithLabelValues(n).Set(float64(latest.NotAfter.Unix()))
+		}
+	}
+}
+
+func (s *acmeSource) close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.cache.Stop()
+}
 
 func (s *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return s.serve.GetCertificate(hello)
@@ -243,6 +308,7 @@ func (s *acmeSource) onEvent(ctx context.Context, event string, data map[string]
 	renewal, _ := data["renewal"].(bool)
 	switch event {
 	case eventObtained:
+		s.noteOnDemand(name)
 		outcome := outcomeObtained
 		if renewal {
 			outcome = outcomeRenewed
@@ -258,6 +324,7 @@ func (s *acmeSource) onEvent(ctx context.Context, event string, data map[string]
 	case eventCached:
 		sans, _ := data["sans"].([]string)
 		for _, n := range sans {
+			s.noteOnDemand(n)
 			for _, c := range s.cache.AllMatchingCertificates(n) {
 				if c.Leaf != nil {
 					s.metrics.setExpiry(c.Leaf)

@@ -174,6 +174,13 @@ func (r *acmeRig) checkMetrics(t *testing.T, name string, obtained int) {
 	if now := float64(time.Now().Unix()); exp < now+3600 {
 		t.Errorf("expiry gauge for %s = %v, want well after now (%v)", name, exp, now)
 	}
+	// The periodic refresh reads it back from the cache (what keeps it
+	// right when another replica renews).
+	met.Expiry.WithLabelValues(name).Set(0)
+	r.m.acme.refreshExpiry()
+	if got := testutil.ToFloat64(met.Expiry.WithLabelValues(name)); got != exp {
+		t.Errorf("expiry after refresh = %v, want %v", got, exp)
+	}
 	families, err := r.reg.Gather()
 	if err != nil || len(families) != 2 {
 		t.Errorf("gathered %d families from the registerer, err %v", len(families), err)
