@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,6 +82,24 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 			return err
 		}
 		defer m.Close()
+		// SIGHUP re-reads certificate files now rather than at the next check.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					if err := m.Reload(); err != nil {
+						log.Error("SIGHUP: certificate files refused; keeping the certificate in force", "error", err)
+					} else {
+						log.Info("SIGHUP: certificate files checked")
+					}
+				}
+			}
+		}()
 		// The listeners are bound, so a CA can already validate through
 		// them. Readiness does not wait for certificates: a replica that is
 		// not ready gets no traffic, including the CA's validation requests.
