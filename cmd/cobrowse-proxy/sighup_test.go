@@ -2,14 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,34 +12,14 @@ import (
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/testcert"
 )
 
 // writePair writes a self-signed certificate for shop.test with the given
 // serial number.
 func writePair(t *testing.T, certFile, keyFile string, serial int64) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "shop.test"},
-		DNSNames: []string{"shop.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	// Write to temporary names and rename, as a Secret volume does.
-	os.WriteFile(certFile+".tmp", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile+".tmp", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	if err := os.Rename(keyFile+".tmp", keyFile); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(certFile+".tmp", certFile); err != nil {
-		t.Fatal(err)
-	}
+	testcert.New(t, time.Now().Add(24*time.Hour), serial, "shop.test").Write(t, certFile, keyFile)
 }
 
 // SIGHUP makes the proxy re-read its certificate files at once, long
