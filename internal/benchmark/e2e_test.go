@@ -53,6 +53,19 @@ func newProxy(tb testing.TB, upstream string) http.Handler {
 	return h
 }
 
+// paths starts the upstream h and, in front of it, a bare
+// httputil.ReverseProxy and cobrowse-proxy: the three things compared.
+func paths(b *testing.B, h http.HandlerFunc) (up, bare, cbp *httptest.Server) {
+	up = httptest.NewServer(h)
+	b.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	bare = httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }})
+	b.Cleanup(bare.Close)
+	cbp = httptest.NewServer(newProxy(b, up.URL))
+	b.Cleanup(cbp.Close)
+	return up, bare, cbp
+}
+
 func client() *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 64, DisableCompression: true,
@@ -64,16 +77,10 @@ func client() *http.Client {
 // (c) through cobrowse-proxy (injected).
 func BenchmarkEndToEnd(b *testing.B) {
 	body := page(100 << 10)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up, bare, cbp := paths(b, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(body)
-	}))
-	defer up.Close()
-	u, _ := url.Parse(up.URL)
-	bare := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }})
-	defer bare.Close()
-	cbp := httptest.NewServer(newProxy(b, up.URL))
-	defer cbp.Close()
+	})
 
 	for _, tc := range []struct {
 		name, url string
@@ -122,19 +129,13 @@ func BenchmarkLargePage(b *testing.B) {
 	head := page(2 << 10)
 	head = head[:bytes.Index(head, []byte("</body>"))]
 	row := bytes.Repeat([]byte("<p>ten megabytes of streamed paragraphs, never held in memory.</p>\n"), 64)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up, bare, cbp := paths(b, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(head)
 		for n := len(head); n < size; n += len(row) {
 			w.Write(row)
 		}
-	}))
-	defer up.Close()
-	u, _ := url.Parse(up.URL)
-	bare := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u) }})
-	defer bare.Close()
-	cbp := httptest.NewServer(newProxy(b, up.URL))
-	defer cbp.Close()
+	})
 
 	for _, tc := range []struct{ name, url string }{
 		{"direct", up.URL}, {"httputil.ReverseProxy", bare.URL}, {"cobrowse-proxy", cbp.URL},
