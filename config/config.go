@@ -340,12 +340,14 @@ type TokenAgent struct {
 	sessionKeyFromFile bool
 }
 
-// AgentKey is one bearer access key: Name becomes the agent's user_id and
-// user_name; Hash is the lower-case hex SHA-256 of the key, as
+// AgentKey is one bearer access key: Name becomes the agent's user_id;
+// DisplayName, or Name when it is empty, the user_name Zoom shows the
+// customer. Hash is the lower-case hex SHA-256 of the key, as
 // "cobrowse-proxy hash-key" prints it. The key itself is never stored.
 type AgentKey struct {
-	Name string `yaml:"name"`
-	Hash string `yaml:"hash"`
+	Name        string `yaml:"name"`
+	DisplayName string `yaml:"displayName"`
+	Hash        string `yaml:"hash"`
 }
 
 // AgentIdentity configures authentication by a header that a trusted auth

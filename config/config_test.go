@@ -199,7 +199,7 @@ func TestTokenAndCSPDefaults(t *testing.T) {
 
 	// Set values are kept, and a hash in upper case is lower-cased.
 	c = validConfig()
-	c.Token.Agent.Keys = []AgentKey{{"a", strings.ToUpper(hashA)}, {"b", "not-a-hash"}}
+	c.Token.Agent.Keys = []AgentKey{{Name: "a", Hash: strings.ToUpper(hashA)}, {Name: "b", Hash: "not-a-hash"}}
 	c.Token.Customer.Rate = RateLimit{Every: time.Minute}
 	c.Sites[0].CSP = CSP{Mode: CSPModeOff, ReportURI: ptr(false)}
 	c.Sites[0].CrossOriginAssets = CrossOriginOff
@@ -223,7 +223,7 @@ func TestAgentConfigured(t *testing.T) {
 	}{
 		{"nothing", TokenAgent{}, false},
 		{"session key only", TokenAgent{SessionKey: strings.Repeat("k", 32)}, false},
-		{"keys", TokenAgent{Keys: []AgentKey{{"a", hashA}}}, true},
+		{"keys", TokenAgent{Keys: []AgentKey{{Name: "a", Hash: hashA}}}, true},
 		{"identity header", TokenAgent{Identity: AgentIdentity{Header: "X-Forwarded-Email", From: []string{"10.0.0.1"}}}, true},
 	}
 	for _, tt := range tests {

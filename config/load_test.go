@@ -567,7 +567,7 @@ func TestSessionKeyNeverShown(t *testing.T) {
 
 	c := validConfig()
 	c.Token.Agent.SessionKey = secret
-	c.Token.Agent.Keys = []AgentKey{{"alice", hashA}}
+	c.Token.Agent.Keys = []AgentKey{{Name: "alice", Hash: hashA}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -121,21 +121,30 @@ func TestValidateErrors(t *testing.T) {
 		{"agent rate", func(c *Config) { c.Token.Agent.Rate.Burst = -1 },
 			`token.agent.rate.burst: "-1" must be at least 1 (default 10)`},
 		{"agent keys ok", func(c *Config) {
-			c.Token.Agent.Keys = []AgentKey{{"alice@example.com", hashA}, {"bob", hashB}}
+			c.Token.Agent.Keys = []AgentKey{{Name: "alice@example.com", Hash: hashA}, {Name: "bob", Hash: hashB}}
 		}, ``},
 		{"agent key names", func(c *Config) {
-			c.Token.Agent.Keys = []AgentKey{{"alice", hashA}, {"alice", hashB}, {"", hashC}, {"Bob Smith", hashD}}
+			c.Token.Agent.Keys = []AgentKey{{Name: "alice", Hash: hashA}, {Name: "alice", Hash: hashB}, {Name: "", Hash: hashC}, {Name: "Bob Smith", Hash: hashD}}
 		}, "token.agent.keys[1].name: \"alice\" is already used by token.agent.keys[0]; names must be unique\n" +
 			"token.agent.keys[2].name: is required: the agent's id, e.g. alice or alice@example.com\n" +
 			`token.agent.keys[3].name: "Bob Smith" must be 1..64 lower-case letters, digits or . _ @ -, starting with a letter or digit`},
 		{"agent key hashes", func(c *Config) {
-			c.Token.Agent.Keys = []AgentKey{{"a", hashA}, {"b", "cbpk_RAW-KEY-VALUE"}, {"c", ""}, {"d", hashA}, {"e", hashA[:63]}}
+			c.Token.Agent.Keys = []AgentKey{{Name: "a", Hash: hashA}, {Name: "b", Hash: "cbpk_RAW-KEY-VALUE"}, {Name: "c", Hash: ""}, {Name: "d", Hash: hashA}, {Name: "e", Hash: hashA[:63]}}
 		}, "token.agent.keys[1].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by \"cobrowse-proxy hash-key\"\n" +
 			"token.agent.keys[2].hash: is required: the key's SHA-256 hash, printed by \"cobrowse-proxy hash-key\"\n" +
 			"token.agent.keys[3].hash: is the same as token.agent.keys[0].hash; give every agent a key of their own\n" +
 			`token.agent.keys[4].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by "cobrowse-proxy hash-key"`},
+		{"agent display names", func(c *Config) {
+			c.Token.Agent.Keys = []AgentKey{
+				{Name: "a", DisplayName: "Alice from Support – Zürich", Hash: hashA},
+				{Name: "b", DisplayName: strings.Repeat("é", 80), Hash: hashB},
+				{Name: "c", DisplayName: strings.Repeat("x", 81), Hash: hashC},
+				{Name: "d", DisplayName: "Bob\nSmith", Hash: hashD},
+			}
+		}, "token.agent.keys[2].displayName: \"" + strings.Repeat("x", 81) + "\" must be at most 80 characters of text without control characters (it is the name Zoom shows the customer), e.g. \"Alice from Support\"\n" +
+			`token.agent.keys[3].displayName: "Bob\nSmith" must be at most 80 characters of text without control characters (it is the name Zoom shows the customer), e.g. "Alice from Support"`},
 		{"agent key hash upper case without defaults", func(c *Config) {
-			c.Token.Agent.Keys = []AgentKey{{"a", strings.ToUpper(hashA)}}
+			c.Token.Agent.Keys = []AgentKey{{Name: "a", Hash: strings.ToUpper(hashA)}}
 		}, `token.agent.keys[0].hash: must be the key's SHA-256 hash (64 lower-case hex digits), not the key itself: store only the hash, printed by "cobrowse-proxy hash-key"`},
 		{"identity ok", func(c *Config) {
 			c.Token.Agent.Identity = AgentIdentity{Header: "X-Forwarded-Email", NameHeader: "X-Forwarded-Preferred-Username", From: []string{"10.0.5.0/24", "::1"}}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -15,6 +16,11 @@ var (
 )
 
 const minSessionKeyBytes = 32
+
+// MaxDisplayNameLen is the longest agent display name, in characters: the
+// length the proxy allows for every user_name it puts in a token.
+const MaxDisplayNameLen = 80
+
 
 // isSHA256Hex reports whether h is 64 lower-case hex digits, the form
 // "cobrowse-proxy hash-key" prints.
@@ -83,6 +89,9 @@ func (c *Config) validateAgent(es *Errors) {
 			} else {
 				names[k.Name] = i
 			}
+		}
+		if n := utf8.RuneCountInString(k.DisplayName); n > MaxDisplayNameLen || !utf8.ValidString(k.DisplayName) || hasControl(k.DisplayName) {
+			es.add(kp+".displayName", k.DisplayName, "must be at most %d characters of text without control characters (it is the name Zoom shows the customer), e.g. \"Alice from Support\"", MaxDisplayNameLen)
 		}
 		// The value is never shown: what is written here may be the key.
 		switch {

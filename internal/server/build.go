@@ -125,7 +125,7 @@ func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p
 	a := cfg.Token.Agent
 	keys := make([]token.AgentKey, len(a.Keys))
 	for i, k := range a.Keys {
-		keys[i] = token.AgentKey{Name: k.Name, Hash: k.Hash}
+		keys[i] = token.AgentKey{Name: k.Name, DisplayName: k.DisplayName, Hash: k.Hash}
 	}
 	var sessionKey []byte
 	if a.SessionKey != "" {

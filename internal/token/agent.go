@@ -33,10 +33,12 @@ const (
 
 // AgentKey is one configured bearer access key: only its SHA-256 hash is
 // kept, so a leaked config does not leak a key. Name becomes the agent's
-// user_id and user_name.
+// user_id; DisplayName (cleaned like customer names), or Name when it is
+// empty, the user_name Zoom shows the customer.
 type AgentKey struct {
-	Name string `yaml:"name" json:"name"`
-	Hash string `yaml:"hash" json:"hash"` // hex SHA-256 of the key, as HashKey prints it
+	Name        string `yaml:"name" json:"name"`
+	DisplayName string `yaml:"displayName" json:"displayName"`
+	Hash        string `yaml:"hash" json:"hash"` // hex SHA-256 of the key, as HashKey prints it
 }
 
 // KeyPrefix starts every generated access key, so a leaked key is easy to
@@ -73,8 +75,9 @@ type IdentityHeader struct {
 
 // AgentAuth decides whether a request comes from an agent.
 type AgentAuth struct {
-	names  []string
-	hashes [][]byte // decoded SHA-256 hashes, same order as names
+	names   []string
+	display []string // user_name per key, same order as names
+	hashes  [][]byte // decoded SHA-256 hashes, same order as names
 	header IdentityHeader
 	peer   func(*http.Request) netip.Addr
 	sess   *Sessions
@@ -98,7 +101,12 @@ func NewAgentAuth(keys []AgentKey, header IdentityHeader, peer func(*http.Reques
 		if err != nil || len(h) != sha256.Size {
 			continue // Options.Validate reports it; an unusable hash matches nothing
 		}
+		display := CleanName(k.DisplayName, MaxUserNameLen)
+		if display == "" {
+			display = k.Name
+		}
 		a.names = append(a.names, k.Name)
+		a.display = append(a.display, display)
 		a.hashes = append(a.hashes, h)
 	}
 	return a
@@ -127,8 +135,7 @@ func (a *AgentAuth) VerifyKey(key string) (Identity, bool) {
 	if found != 1 {
 		return Identity{}, false
 	}
-	n := a.names[idx]
-	return Identity{UserID: n, UserName: n, Method: MethodKey}, true
+	return Identity{UserID: a.names[idx], UserName: a.display[idx], Method: MethodKey}, true
 }
 
 // hasKeyName reports whether a key of that name is still configured, so that

@@ -63,7 +63,7 @@ func TestIdentityHeader(t *testing.T) {
 // TestConstantTimeCompare: hashes are compared by subtle.ConstantTimeCompare,
 // and against every configured hash whichever one matches.
 func TestConstantTimeCompare(t *testing.T) {
-	keys := []AgentKey{{"a", HashKey("ka")}, {"b", HashKey("kb")}, {"c", HashKey("kc")}}
+	keys := []AgentKey{{Name: "a", Hash: HashKey("ka")}, {Name: "b", Hash: HashKey("kb")}, {Name: "c", Hash: HashKey("kc")}}
 	a := NewAgentAuth(keys, IdentityHeader{}, nil, nil)
 	if reflect.ValueOf(a.Compare).Pointer() != reflect.ValueOf(subtle.ConstantTimeCompare).Pointer() {
 		t.Fatal("the default comparer is not subtle.ConstantTimeCompare")
@@ -94,7 +94,7 @@ func TestGenerateAndHashKey(t *testing.T) {
 	if HashKey("abc") != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Fatal("HashKey is not hex SHA-256")
 	}
-	a := NewAgentAuth([]AgentKey{{"x", strings.ToUpper(HashKey(k1))}}, IdentityHeader{}, nil, nil)
+	a := NewAgentAuth([]AgentKey{{Name: "x", Hash: strings.ToUpper(HashKey(k1))}}, IdentityHeader{}, nil, nil)
 	if _, ok := a.VerifyKey(k1); !ok {
 		t.Fatal("upper-case hash not accepted")
 	}
@@ -200,11 +200,11 @@ func TestSessionEndsWithKeyOrSecret(t *testing.T) {
 	s.Issue(w, Identity{UserID: "alice", UserName: "Alice", Method: MethodKey})
 	req := &http.Request{Header: http.Header{"Cookie": {w.h.Get("Set-Cookie")}}}
 
-	withKey := NewAgentAuth([]AgentKey{{"alice", HashKey("k")}}, IdentityHeader{}, nil, s)
+	withKey := NewAgentAuth([]AgentKey{{Name: "alice", Hash: HashKey("k")}}, IdentityHeader{}, nil, s)
 	if id, ok := withKey.Authenticate(req); !ok || id.Method != MethodSession || id.Via != MethodKey || id.UserName != "Alice" {
 		t.Fatalf("session not accepted: %+v %v", id, ok)
 	}
-	without := NewAgentAuth([]AgentKey{{"bob", HashKey("k2")}}, IdentityHeader{}, nil, s)
+	without := NewAgentAuth([]AgentKey{{Name: "bob", Hash: HashKey("k2")}}, IdentityHeader{}, nil, s)
 	if _, ok := without.Authenticate(req); ok {
 		t.Fatal("session of a removed key accepted")
 	}
@@ -308,5 +308,26 @@ func TestLogout(t *testing.T) {
 	r := e.do(http.MethodPost, DefaultPrefix+"/agent/logout", "application/x-www-form-urlencoded", "", e.sameOrigin())
 	if c := sessionCookie(t, r); r.status != 303 || c.MaxAge >= 0 || c.Value != "" {
 		t.Fatalf("%d %+v", r.status, c)
+	}
+}
+
+// TestKeyDisplayName: a key's display name becomes user_name, cleaned like
+// customer names; the key's name stays the user_id.
+func TestKeyDisplayName(t *testing.T) {
+	keys := []AgentKey{
+		{Name: "alice", DisplayName: "  Alice   from\tSupport\u200b ", Hash: HashKey("ka")},
+		{Name: "bob", Hash: HashKey("kb")},
+		{Name: "carol", DisplayName: strings.Repeat("é", 100), Hash: HashKey("kc")},
+	}
+	a := NewAgentAuth(keys, IdentityHeader{}, nil, nil)
+	for _, tt := range []struct{ key, id, name string }{
+		{"ka", "alice", "Alice from Support"},
+		{"kb", "bob", "bob"},
+		{"kc", "carol", strings.Repeat("é", 80)},
+	} {
+		id, ok := a.VerifyKey(tt.key)
+		if !ok || id.UserID != tt.id || id.UserName != tt.name {
+			t.Errorf("VerifyKey(%q) = %+v %v, want id %q name %q", tt.key, id, ok, tt.id, tt.name)
+		}
 	}
 }
