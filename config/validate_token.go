@@ -21,7 +21,6 @@ const minSessionKeyBytes = 32
 // length the proxy allows for every user_name it puts in a token.
 const MaxDisplayNameLen = 80
 
-
 // isSHA256Hex reports whether h is 64 lower-case hex digits, the form
 // "cobrowse-proxy hash-key" prints.
 func isSHA256Hex(h string) bool {

@@ -78,9 +78,9 @@ type AgentAuth struct {
 	names   []string
 	display []string // user_name per key, same order as names
 	hashes  [][]byte // decoded SHA-256 hashes, same order as names
-	header IdentityHeader
-	peer   func(*http.Request) netip.Addr
-	sess   *Sessions
+	header  IdentityHeader
+	peer    func(*http.Request) netip.Addr
+	sess    *Sessions
 
 	// Compare compares two hashes; it must take time independent of where
 	// they differ. The default is subtle.ConstantTimeCompare; it is a field
