@@ -14,6 +14,16 @@ import (
 // POST; when present, each must agree. A request with neither is not from a
 // browser page of this site (or from a browser too old to tell), and is
 // refused: customer tokens are for the site's own pages only.
+//
+// "Origin: null" is accepted only with "Sec-Fetch-Site: same-origin". A
+// same-origin page under "Referrer-Policy: no-referrer" sends that pair
+// (the Fetch standard serialises its origin as "null" under that policy),
+// while every other sender of "null" — a sandboxed iframe, a data: or
+// about: document, a request redirected across origins — has an opaque
+// origin or a cross-origin redirect chain, for which browsers send
+// "Sec-Fetch-Site: cross-site". Without Sec-Fetch-Site (plain HTTP on a
+// name other than localhost, old browsers) "null" proves nothing and is
+// refused.
 func SameOrigin(r *http.Request, scheme string) bool {
 	site := r.Header.Get("Sec-Fetch-Site")
 	origin := r.Header.Get("Origin")
@@ -22,6 +32,9 @@ func SameOrigin(r *http.Request, scheme string) bool {
 	}
 	if site != "" && site != "same-origin" {
 		return false
+	}
+	if origin == "null" {
+		return site == "same-origin"
 	}
 	return origin == "" || originMatches(origin, scheme, r.Host)
 }

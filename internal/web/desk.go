@@ -30,7 +30,7 @@ form.login button{padding:.5rem 1rem;font:inherit;background:#0b5cff;color:#fff;
 var deskTemplate = template.Must(template.New("desk").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>Cobrowse agent desk</title>
 <style>{{.CSS}}</style></head>
 <body>
@@ -143,7 +143,10 @@ func (d *Desk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", d.policy())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send
+	// "Origin: null" on the sign-in form's POST, and the CSRF check cannot
+	// tell that from a sandboxed document's. Cross-origin, nothing is sent.
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
 }

@@ -79,6 +79,14 @@ func TestDesk(t *testing.T) {
 				t.Errorf("%s: inline <%s> not allowed by the page's CSP %q", tc.name, m[1], csp)
 			}
 		}
+		// Under no-referrer, browsers send "Origin: null" on the sign-in
+		// POST; same-origin keeps the real Origin for same-origin requests.
+		if rp := res.Header.Get("Referrer-Policy"); rp != "same-origin" {
+			t.Errorf("%s: Referrer-Policy %q, want same-origin", tc.name, rp)
+		}
+		if strings.Contains(body, `content="no-referrer"`) || !strings.Contains(body, `<meta name="referrer" content="same-origin">`) {
+			t.Errorf("%s: the page's referrer meta is not same-origin", tc.name)
+		}
 		if strings.Contains(csp, "unsafe-inline") {
 			t.Errorf("%s: CSP allows unsafe-inline", tc.name)
 		}

@@ -355,6 +355,9 @@
       method: "POST",
       credentials: "same-origin",
       cache: "no-store",
+      // A page under "Referrer-Policy: no-referrer" would send Origin: null,
+      // which the token endpoint cannot tell from a sandboxed document's.
+      referrerPolicy: "same-origin",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ role: 1 })
     }).then(function (res) {

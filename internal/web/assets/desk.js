@@ -6,6 +6,7 @@
   fetch(root.dataset.tokenUrl, {
     method: "POST",
     credentials: "same-origin",
+    referrerPolicy: "same-origin",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ role: 2 })
   })
