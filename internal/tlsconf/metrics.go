@@ -11,7 +11,7 @@ import (
 // Metrics are the TLS collectors. They tell an operator the one thing that
 // breaks a site silently: a certificate running out.
 type Metrics struct {
-	// Expiry is cobrowse_proxy_tls_certificate_expiry_seconds{name}: the
+	// Expiry is cobrowse_proxy_tls_certificate_expiry_timestamp_seconds{name}: the
 	// NotAfter of the certificate served for name, as a Unix time. Alert
 	// on it minus time() falling below a week or so.
 	Expiry *prometheus.GaugeVec
@@ -30,7 +30,7 @@ const (
 func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cobrowse_proxy_tls_certificate_expiry_seconds",
+			Name: "cobrowse_proxy_tls_certificate_expiry_timestamp_seconds",
 			Help: "Expiry (NotAfter) of the certificate served for a name, as a Unix time.",
 		}, []string{"name"}),
 		Issuance: prometheus.NewCounterVec(prometheus.CounterOpts{
