@@ -190,6 +190,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Host = pr.In.Host
 	}
 	setForwarded(pr, x.trusted)
+	stripOwnCookies(pr.Out.Header)
 	pr.Out.Header.Set("X-Request-Id", x.id)
 }
 

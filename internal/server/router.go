@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -119,17 +120,48 @@ func (rt *Router) refuse(w http.ResponseWriter, r *http.Request) {
 // serveSite answers a request for site: the reserved prefix here,
 // everything else through the proxy.
 func (rt *Router) serveSite(site *Site, w http.ResponseWriter, r *http.Request) {
-	reqPath := r.URL.Path
-	if strings.Contains(reqPath, "//") || strings.Contains(reqPath, "/.") {
-		// Many upstreams normalise these, so //__cobrowse/x and
-		// /a/../__cobrowse/x must not slip past the reserved prefix.
-		reqPath = path.Clean(reqPath)
-	}
-	if rest, ok := strings.CutPrefix(reqPath, rt.prefix); ok && (rest == "" || rest[0] == '/') {
+	if rest, ok := rt.reservedPath(r.URL); ok {
 		rt.serveReserved(site, rest, w, r)
 		return
 	}
 	rt.proxy.ServeSite(site.Proxy, w, r)
+}
+
+// reservedPath reports whether u's path is under the reserved prefix in any
+// reading that a browser or an upstream may take: decoded or raw (a browser
+// matches the agent cookie's Path against the raw path, so
+// /__cobrowse/..%2fx carries it), with or without dot segments and doubled
+// slashes removed (many upstreams normalise //__cobrowse/x,
+// /a/../__cobrowse/x and /a/..%2f__cobrowse/x), and with backslashes read
+// as slashes (as IIS does). Such a request is answered here and never
+// forwarded. rest, the path below the prefix that picks an endpoint, is
+// taken only from the cleaned decoded path; the other readings get "",
+// which no endpoint serves (404).
+func (rt *Router) reservedPath(u *url.URL) (rest string, ok bool) {
+	// Every reading contains the prefix's name once decoded: a path that
+	// does not is forwarded without further work.
+	if !strings.Contains(u.Path, rt.prefix[1:]) {
+		return "", false
+	}
+	if rest, ok := rt.under(path.Clean(u.Path)); ok {
+		return rest, true
+	}
+	for _, p := range [...]string{u.Path, u.EscapedPath()} {
+		p = strings.ReplaceAll(p, `\`, "/")
+		if _, ok := rt.under(p); ok {
+			return "", true
+		}
+		if _, ok := rt.under(path.Clean(p)); ok {
+			return "", true
+		}
+	}
+	return "", false
+}
+
+// under reports whether p is the prefix or below it, and what follows it.
+func (rt *Router) under(p string) (rest string, ok bool) {
+	rest, ok = strings.CutPrefix(p, rt.prefix)
+	return rest, ok && (rest == "" || rest[0] == '/')
 }
 
 // serveReserved answers the reserved prefix. Paths under it that are not

@@ -206,3 +206,43 @@ func TestServes(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedPrefixEscapes: a path whose raw or decoded form is under the
+// reserved prefix, before or after removing dot segments (encoded ones
+// too), is answered here and never forwarded. Browsers send the agent
+// session cookie (Path=/__cobrowse/) with all of these.
+func TestReservedPrefixEscapes(t *testing.T) {
+	up := newCountingUpstream(t)
+	ps := newProxy(t, baseConfig(up.URL))
+	for _, p := range []string{
+		"/__cobrowse/..%2fecho",
+		"/__cobrowse/%2e%2e%2fecho",
+		"/__cobrowse/.%2e%2fecho",
+		"/__cobrowse/..%2Fecho",
+		"/__cobrowse/%2E%2E/echo",
+		"/__cobrowse/..%5cecho",
+		"/__cobrowse/..\\echo",
+		"/__cobrowse/../echo",
+		"/__cobrowse%2f..%2fecho",
+		"/%5f%5fcobrowse/..%2fecho",
+		"//__cobrowse/x",
+		"/a/../__cobrowse/x",
+		"/a/..%2f__cobrowse/x",
+		"/a/%2e%2e/__cobrowse/x",
+		"/./__cobrowse/x",
+	} {
+		res, body := get(t, ps.URL, "shop.example.com", p, nil)
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: status %d %q, want 404 from the proxy", p, res.StatusCode, body)
+		}
+	}
+	if n := up.n.Load(); n != 0 {
+		t.Fatalf("upstream got %d request(s) for the reserved prefix: %v", n, up.paths)
+	}
+	// Still forwarded: the prefix as part of a longer segment, or deeper.
+	for _, p := range []string{"/__cobrowsefoo/..%2fx", "/x/__cobrowse/..%2fy", "/a%2f..%2f__cobrowsex"} {
+		if res, _ := get(t, ps.URL, "shop.example.com", p, nil); res.StatusCode != 200 {
+			t.Errorf("%s: status %d, want it forwarded", p, res.StatusCode)
+		}
+	}
+}
