@@ -7,8 +7,10 @@ import (
 // The loader tag <script src="{prefix}/bootstrap.js"> is same-origin and
 // parser-inserted. Each policy must let it run: through its URL ('self', a
 // host source, or the prefix source the merge adds), or through a nonce
-// when the policy relies on nonces, hashes or 'strict-dynamic' (which makes
-// browsers ignore URLs). The SDK script the loader then creates carries the
+// when the policy relies on nonces or 'strict-dynamic' (which makes browsers
+// ignore URLs). A policy of hashes alone gets the prefix source, not a fresh
+// nonce: adding the first nonce would make the policy nonce-based, and
+// without base-uri an injected <base href> could then carry it elsewhere. The SDK script the loader then creates carries the
 // same nonce, and under 'strict-dynamic' is allowed anyway because it is
 // not parser-inserted.
 
@@ -58,9 +60,17 @@ func (m *merger) scriptLists(p *Policy) []scriptList {
 		switch {
 		case !sd && m.allowsPrefix(l.values):
 			l.class = classFree
-		case sd || hasNonceOrHash(l.values):
+		case sd || len(nonces(l.values)) > 0:
+			l.class = classNonce
+		case hasNonceOrHash(l.values) && m.prefixSrc == "":
+			// Hashes alone, and no prefix source to add: only a fresh
+			// nonce can allow the loader.
 			l.class = classNonce
 		default:
+			// A list of hashes without 'strict-dynamic' still honours
+			// URLs: the prefix source allows the loader without turning
+			// the policy nonce-based, which would make a missing base-uri
+			// matter (a <base href> could take the nonce elsewhere).
 			l.class = classURL
 		}
 	}
@@ -103,7 +113,23 @@ func (m *merger) chooseNonce(refs []*policyRef) (nonce, reason string) {
 	if len(n) < 16 || !isBase64Value(n) {
 		return "", "the nonce source returned a value that is not base64 of at least 16 characters"
 	}
+	for _, ref := range refs {
+		for _, l := range ref.scripts {
+			if l.class == classNonce && !nonceBased(l.values) && ref.p.index("base-uri") < 0 {
+				// Only degenerate policies get here ('strict-dynamic' with
+				// no usable nonce or hash, so no script of the page runs).
+				return "", "the loader would need the first nonce of a policy without base-uri, which an injected <base> tag could redirect"
+			}
+		}
+	}
 	return n, ""
+}
+
+// nonceBased reports whether a script list already relies on nonces (or on
+// hashes with 'strict-dynamic'), the policies whose relative script URLs a
+// <base> tag can redirect; CSP Evaluator flags them without base-uri.
+func nonceBased(list []string) bool {
+	return len(nonces(list)) > 0 || hasKeyword(list, "'strict-dynamic'") && hasNonceOrHash(list)
 }
 
 // commonNonce returns the first nonce of lists[0] that every list has.

@@ -24,16 +24,22 @@ const (
 	stripeCSP = "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src https://api.stripe.com"
 )
 
-func TestMergeHeader(t *testing.T) {
+// mergeCase is one row of the header merge table: a policy, the options,
+// and the literal merged policy, nonce and outcome expected.
+type mergeCase struct {
+	name    string
+	in      string
+	opts    func(*MergeOptions)
+	want    string
+	nonce   string
+	outcome Outcome
+}
+
+// mergeHeaderCases is the header merge table, shared by TestMergeHeader
+// and the CSP Evaluator check (evaluator_test.go).
+func mergeHeaderCases() []mergeCase {
 	zoomDefaults := "connect-src https://*.zoom.us wss://*.zoom.us https://shop.example.com/__cobrowse/; font-src https://*.zoom.us data:; img-src https://*.zoom.us data: blob:; script-src https://*.zoom.us https://shop.example.com/__cobrowse/; style-src https://*.zoom.us 'unsafe-inline'; frame-src https://*.zoom.us; worker-src https://*.zoom.us blob:"
-	tests := []struct {
-		name    string
-		in      string
-		opts    func(*MergeOptions)
-		want    string
-		nonce   string
-		outcome Outcome
-	}{
+	return []mergeCase{
 		{
 			name:    "github: host allow-lists, default-src 'none'",
 			in:      githubCSP,
@@ -114,9 +120,16 @@ func TestMergeHeader(t *testing.T) {
 			outcome: OutcomeMerged,
 		},
 		{
-			name:    "hashes and no way to allow the URL: a fresh nonce",
+			name:    "hashes only: the prefix source, not a first nonce (that would need base-uri)",
 			in:      "script-src 'sha256-AAAA' 'unsafe-inline'",
-			want:    "script-src 'sha256-AAAA' 'unsafe-inline' https://*.zoom.us 'nonce-" + freshNonce + "'; worker-src 'sha256-AAAA' 'unsafe-inline' https://*.zoom.us blob:",
+			want:    "script-src 'sha256-AAAA' 'unsafe-inline' https://*.zoom.us https://shop.example.com/__cobrowse/; worker-src 'sha256-AAAA' 'unsafe-inline' https://*.zoom.us blob:",
+			outcome: OutcomeMerged,
+		},
+		{
+			name:    "hashes only and no origin for a prefix source: a fresh nonce",
+			in:      "script-src 'sha256-AAAA'; base-uri 'none'",
+			opts:    func(o *MergeOptions) { o.SelfOrigin = "" },
+			want:    "script-src 'sha256-AAAA' https://*.zoom.us 'nonce-" + freshNonce + "'; base-uri 'none'; worker-src 'sha256-AAAA' https://*.zoom.us blob:",
 			nonce:   freshNonce,
 			outcome: OutcomeNonceUsed,
 		},
@@ -281,12 +294,29 @@ func TestMergeHeader(t *testing.T) {
 		},
 		{
 			name:    "a page nonce with a quote is no nonce: not reused",
-			in:      "script-src 'nonce-a\"b' 'strict-dynamic'",
-			want:    "script-src 'nonce-a\"b' 'strict-dynamic' https://*.zoom.us 'nonce-" + freshNonce + "'",
+			in:      "script-src 'nonce-a\"b' 'strict-dynamic'; base-uri 'self'",
+			want:    "script-src 'nonce-a\"b' 'strict-dynamic' https://*.zoom.us 'nonce-" + freshNonce + "'; base-uri 'self'",
+			nonce:   freshNonce,
+			outcome: OutcomeNonceUsed,
+		},
+		{
+			name:    "strict-dynamic without nonces or hashes and without base-uri: skipped, no first nonce",
+			in:      "script-src 'strict-dynamic' https:",
+			want:    "script-src 'strict-dynamic' https:",
+			outcome: OutcomeSkipped,
+		},
+		{
+			name:    "strict-dynamic without nonces or hashes, with base-uri: a fresh nonce",
+			in:      "script-src 'strict-dynamic' https:; base-uri 'none'; object-src 'none'",
+			want:    "script-src 'strict-dynamic' https: 'nonce-" + freshNonce + "'; base-uri 'none'; object-src 'none'",
 			nonce:   freshNonce,
 			outcome: OutcomeNonceUsed,
 		},
 	}
+}
+
+func TestMergeHeader(t *testing.T) {
+	tests := mergeHeaderCases()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := testOptions()

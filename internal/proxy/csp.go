@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"html"
 	"net/http"
 	"strings"
 
@@ -28,7 +29,7 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []by
 		return nil, nil, r.Reason
 	}
 	if r.Nonce != "" {
-		tag = withNonce(tag, r.Nonce)
+		tag = withNonce(tag, r.Nonce, self)
 	}
 	meta = func(policy []byte) []byte {
 		mr := c.Merger.Meta(string(policy), self)
@@ -41,14 +42,32 @@ func (p *Proxy) mergeCSP(x *exchange, c *CSP, tag []byte, h http.Header) (_ []by
 	return tag, meta, ""
 }
 
-// withNonce returns the loader tag with a nonce attribute.
-func withNonce(tag []byte, nonce string) []byte {
+// withNonce returns the loader tag with a nonce attribute and, when its src
+// is a path, that src made absolute on the page's own origin (self). A
+// nonce is a credential: with a relative src, a <base href> injected into
+// the page ahead of the tag would send the nonced request, and so the
+// trust, to another origin; an absolute src cannot be moved.
+func withNonce(tag []byte, nonce, self string) []byte {
 	end := bytes.LastIndex(tag, []byte("></script>"))
 	if end < 0 {
 		return tag
 	}
-	out := make([]byte, 0, len(tag)+len(nonce)+10)
-	out = append(out, tag[:end]...)
+	const srcAttr = `src="/`
+	origin := ""
+	at := bytes.Index(tag, []byte(srcAttr))
+	if at >= 0 && at+len(srcAttr) <= end && tag[at+len(srcAttr)] != '/' {
+		origin = html.EscapeString(self)
+	} else {
+		at = -1
+	}
+	out := make([]byte, 0, len(tag)+len(origin)+len(nonce)+10)
+	if at >= 0 {
+		out = append(out, tag[:at+len(`src="`)]...)
+		out = append(out, origin...)
+		out = append(out, tag[at+len(`src="`):end]...)
+	} else {
+		out = append(out, tag[:end]...)
+	}
 	out = append(out, ` nonce="`...)
 	out = append(out, nonce...)
 	out = append(out, '"')

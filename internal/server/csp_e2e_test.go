@@ -27,8 +27,9 @@ import (
 
 const cspHost = "shop.example.com"
 
-// cspTagRE matches the injected loader tag; group 1 is its nonce, if any.
-var cspTagRE = regexp.MustCompile(`<script src="/__cobrowse/bootstrap\.js\?v=[0-9a-f]+"(?: nonce="([^"]*)")?></script>`)
+// cspTagRE matches the injected loader tag; group 1 is its nonce, if any,
+// group 2 the origin before its path, if any.
+var cspTagRE = regexp.MustCompile(`<script src="((?:https?://[^/"]+)?)/__cobrowse/bootstrap\.js\?v=[0-9a-f]+"(?: nonce="([^"]*)")?></script>`)
 
 // docHeaders is what a browser sends for a top-level navigation.
 var docHeaders = map[string]string{"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "none"}
@@ -162,7 +163,13 @@ func tagNonce(t *testing.T, body []byte) (nonce string, hasNonce, ok bool) {
 	default:
 		t.Fatalf("loader tag inserted %d times:\n%s", len(m), body)
 	}
-	return string(m[0][1]), bytes.Contains(m[0][0], []byte(" nonce=")), true
+	hasNonce = bytes.Contains(m[0][0], []byte(" nonce="))
+	// A nonced loader has an absolute src on the page's origin, so a <base>
+	// tag cannot take the nonce elsewhere; without a nonce, a path.
+	if origin := string(m[0][1]); hasNonce && origin != "http://"+cspHost || !hasNonce && origin != "" {
+		t.Errorf("loader src starts with %q (nonce %v): a nonced tag needs the page's origin %q, an unnonced one a path", origin, hasNonce, "http://"+cspHost)
+	}
+	return string(m[0][2]), hasNonce, true
 }
 
 const (
@@ -223,11 +230,18 @@ func TestCSPHeaderMergeE2E(t *testing.T) {
 			nonce: "gh+N0nce/x=",
 		},
 		{
-			name:     "hashes without nonce: a fresh nonce in header and tag",
+			name:     "hashes without nonce: the prefix source, no first nonce",
 			upstream: []header{{enforce, "default-src 'none'; script-src " + sha + "; style-src 'self'"}},
-			wantCSP: []string{"default-src 'none'; script-src " + sha + " https://*.zoom.us 'nonce-{nonce}'; style-src 'self' https://*.zoom.us 'unsafe-inline'" +
+			wantCSP: []string{"default-src 'none'; script-src " + sha + " https://*.zoom.us " + prefixSrc + "; style-src 'self' https://*.zoom.us 'unsafe-inline'" +
 				"; connect-src https://*.zoom.us wss://*.zoom.us " + prefixSrc + "; font-src https://*.zoom.us data:; img-src https://*.zoom.us data: blob:" +
 				"; frame-src https://*.zoom.us; worker-src " + sha + " https://*.zoom.us blob:" + zoomReport},
+		},
+		{
+			name:     "hashes with strict-dynamic: a fresh nonce in header and tag",
+			upstream: []header{{enforce, "default-src 'none'; script-src " + sha + " 'strict-dynamic'; style-src 'self'"}},
+			wantCSP: []string{"default-src 'none'; script-src " + sha + " 'strict-dynamic' https://*.zoom.us 'nonce-{nonce}'; style-src 'self' https://*.zoom.us 'unsafe-inline'" +
+				"; connect-src https://*.zoom.us wss://*.zoom.us " + prefixSrc + "; font-src https://*.zoom.us data:; img-src https://*.zoom.us data: blob:" +
+				"; frame-src https://*.zoom.us" + zoomReport},
 			nonce: "fresh",
 		},
 		{
@@ -745,7 +759,7 @@ func TestCSPPoliciesMetric(t *testing.T) {
 		"/merged":    {{"Content-Security-Policy", "img-src 'self'"}},
 		"/unchanged": {{"Content-Security-Policy", "default-src 'self' https: wss: data: blob: 'unsafe-inline'; report-uri /r"}},
 		"/nonce":     {{"Content-Security-Policy", "script-src 'nonce-abcdef' 'strict-dynamic'; report-uri /r"}},
-		"/two":       {{"Content-Security-Policy", "img-src 'self', connect-src 'self'"}, {"Content-Security-Policy-Report-Only", "script-src " + sha}},
+		"/two":       {{"Content-Security-Policy", "img-src 'self', connect-src 'self'"}, {"Content-Security-Policy-Report-Only", "script-src " + sha + " 'strict-dynamic'"}},
 		"/none":      nil,
 	}
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
