@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -13,8 +15,9 @@ import (
 // its Forwarded header is passed on; from anyone else those headers are
 // replaced and Forwarded is dropped (ReverseProxy already removed it from
 // the outbound request), so a client cannot forge its address or the
-// scheme the site sees.
-func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
+// scheme the site sees. strip (see stripList) names the other headers an
+// untrusted peer may not send upstream.
+func setForwarded(pr *httputil.ProxyRequest, trusted bool, strip []string) {
 	in, out := pr.In, pr.Out
 	peer, _ := peerIP(in)
 	proto := "http"
@@ -35,8 +38,8 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 				delete(out.Header, k)
 			}
 		}
-		for _, k := range clientHints {
-			out.Header.Del(k)
+		for _, k := range strip {
+			delete(out.Header, k)
 		}
 	}
 	if trusted {
@@ -72,9 +75,31 @@ func setForwarded(pr *httputil.ProxyRequest, trusted bool) {
 }
 
 // clientHints are headers that some frameworks read as the client's
-// address or the original URL or scheme, as if set by a trusted proxy.
-var clientHints = []string{"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
-	"X-Original-Url", "X-Rewrite-Url", "Front-End-Https", "X-Url-Scheme"}
+// address or the original host, URL or scheme, as if set by a trusted
+// proxy (CDNs, load balancers and their plugins: Rails, Express, Django,
+// Laravel and Spring read different subsets). Canonical spellings, so the
+// outbound header map is indexed without converting.
+var clientHints = []string{
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+	"Client-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Originating-Ip",
+	"X-Remote-Addr", "X-Remote-Ip", "X-Proxyuser-Ip",
+	"X-Forwarded", "Forwarded-For", "X-Original-Forwarded-For",
+	"X-Host", "X-Original-Host",
+	"X-Original-Url", "X-Rewrite-Url", "Front-End-Https", "X-Url-Scheme",
+}
+
+// stripList is clientHints plus extra (e.g. the agent identity headers an
+// auth proxy sets), canonicalised and without duplicates.
+func stripList(extra []string) []string {
+	out := slices.Clone(clientHints)
+	for _, h := range extra {
+		h = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(h))
+		if h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
 
 // peerIP is the address of the connection's other end.
 func peerIP(r *http.Request) (netip.Addr, bool) {

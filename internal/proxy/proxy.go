@@ -74,6 +74,12 @@ type Options struct {
 	MaxScan int
 	// CSPMetrics counts policy merges; nil counts nothing.
 	CSPMetrics *csp.Metrics
+	// IdentityHeaders are headers a trusted auth proxy sets to say who the
+	// user is (token.agent.identity.header and nameHeader). Like the
+	// client-address hints, they are removed from requests of peers that
+	// are not TrustedProxies, so a client cannot claim an identity to the
+	// upstream.
+	IdentityHeaders []string
 }
 
 // Proxy is the reverse proxy for all sites. Create it with New.
@@ -82,6 +88,7 @@ type Proxy struct {
 	log     *slog.Logger
 	rp      *httputil.ReverseProxy
 	bufPool bufferPool
+	strip   []string // removed from untrusted peers' requests; see stripList
 }
 
 type ctxKey struct{}
@@ -102,7 +109,7 @@ func New(opts Options) *Proxy {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: opts, log: opts.Logger}
+	p := &Proxy{opts: opts, log: opts.Logger, strip: stripList(opts.IdentityHeaders)}
 	p.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -189,7 +196,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if x.site.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	}
-	setForwarded(pr, x.trusted)
+	setForwarded(pr, x.trusted, p.strip)
 	stripOwnCookies(pr.Out.Header)
 	pr.Out.Header.Set("X-Request-Id", x.id)
 }

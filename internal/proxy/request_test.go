@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 )
 
 // captureUpstream records the last request's headers and raw path.
@@ -57,5 +59,68 @@ func TestProxyCookiesNotForwarded(t *testing.T) {
 		if got := strings.Join(hdr.Values("Cookie"), " | "); got != c.want {
 			t.Errorf("Cookie %q forwarded as %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestClientHintsStripped: from a peer that is not a trusted proxy, no
+// header that a framework might read as the client's address, the original
+// host or URL, or an auth proxy's identity reaches the upstream. From a
+// trusted proxy they pass.
+func TestClientHintsStripped(t *testing.T) {
+	headers := []string{
+		"X-Real-Ip",
+		"True-Client-Ip",
+		"X-Client-Ip",
+		"Cf-Connecting-Ip",
+		"Client-IP",
+		"X-Cluster-Client-IP",
+		"Fastly-Client-IP",
+		"X-Originating-IP",
+		"X-Remote-Addr",
+		"X-Remote-IP",
+		"X-ProxyUser-Ip",
+		"X-Forwarded",
+		"Forwarded-For",
+		"X-Original-Forwarded-For",
+		"X-Host",
+		"X-Original-Host",
+		"X-Original-Url",
+		"X-Rewrite-Url",
+		"Front-End-Https",
+		"X-Url-Scheme",
+		"X-Forwarded-Email",
+		"X-Forwarded-User",
+		"X-Forwarded-Port",
+		"X-Auth-Agent",      // token.agent.identity.header below
+		"X-Auth-Agent-Name", // token.agent.identity.nameHeader below
+	}
+	up := newCaptureUpstream(t)
+	for _, c := range []struct {
+		name    string
+		trusted []string
+		want    bool // the headers reach the upstream
+	}{
+		{"untrusted peer", nil, false},
+		{"trusted peer", []string{"127.0.0.1"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, up.URL, func(cfg *config.Config) {
+				cfg.Proxy.TrustedProxies = c.trusted
+				cfg.Token.Agent.Identity.Header = "X-Auth-Agent"
+				cfg.Token.Agent.Identity.NameHeader = "X-Auth-Agent-Name"
+				cfg.Token.Agent.Identity.From = []string{"127.0.0.1"}
+			})
+			req := e.request("GET", "/", nil)
+			for _, h := range headers {
+				req.Header[h] = []string{"203.0.113.9"} // as sent, not canonicalised
+			}
+			e.do(req)
+			hdr, _, _ := up.last()
+			for _, h := range headers {
+				if got := hdr.Get(h) != ""; got != c.want {
+					t.Errorf("%s forwarded=%v, want %v", h, got, c.want)
+				}
+			}
+		})
 	}
 }
