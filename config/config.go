@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -492,15 +494,42 @@ type Inject struct {
 	Iframes *bool `yaml:"iframes"`
 }
 
-// Settings are the Zoom init settings: the keys known today are typed and
-// anything else is passed through to init unchanged, because the SDK's
-// schema moves between versions.
+// Settings are the customer-side Zoom init settings: the keys known today
+// are typed and anything else is passed through to init unchanged, because
+// the SDK's schema moves between versions.
+//
+// The typed keys follow the Cobrowse SDK from 2.11.0 on (the defaults target
+// 3.x; see docs/zoom.md): customer annotation lives in the annotation object,
+// and allowAgentAnnotation is no customer setting any more. The flat names
+// of older SDKs still load, so existing configs keep working: they are sent
+// in the new shape, and Deprecations names each with its replacement.
 type Settings struct {
-	AllowAgentAnnotation       *bool          `yaml:"allowAgentAnnotation"`
-	AllowCustomerAnnotation    *bool          `yaml:"allowCustomerAnnotation"`
-	RemoteAssist               *RemoteAssist  `yaml:"remoteAssist"`
-	MultiTabSessionPersistence *MultiTab      `yaml:"multiTabSessionPersistence"`
-	Extra                      map[string]any `yaml:",inline"`
+	Annotation                 *Annotation   `yaml:"annotation"`
+	RemoteAssist               *RemoteAssist `yaml:"remoteAssist"`
+	MultiTabSessionPersistence *MultiTab     `yaml:"multiTabSessionPersistence"`
+
+	// AllowCustomerAnnotation and EnableAnnotationFollowScroll are the
+	// names before SDK 2.11.0; they are sent inside annotation unless the
+	// annotation object sets the same key.
+	//
+	// Deprecated: use Annotation.
+	AllowCustomerAnnotation      *bool `yaml:"allowCustomerAnnotation"`
+	EnableAnnotationFollowScroll *bool `yaml:"enableAnnotationFollowScroll"`
+	// AllowAgentAnnotation left the customer settings in SDK 2.11.0 (agent
+	// annotation became an agent-side setting); it is accepted and not sent.
+	//
+	// Deprecated: remove it.
+	AllowAgentAnnotation *bool `yaml:"allowAgentAnnotation"`
+
+	Extra map[string]any `yaml:",inline"`
+}
+
+// Annotation is settings.annotation (SDK 2.11.0 and later). Unknown keys
+// (newer SDK options) are passed through in Extra.
+type Annotation struct {
+	AllowCustomerAnnotation      *bool          `yaml:"allowCustomerAnnotation"`
+	EnableAnnotationFollowScroll *bool          `yaml:"enableAnnotationFollowScroll"`
+	Extra                        map[string]any `yaml:",inline"`
 }
 
 // RemoteAssist is settings.remoteAssist. Unknown keys (newer SDK options)
@@ -521,16 +550,31 @@ type MultiTab struct {
 	Extra          map[string]any `yaml:",inline"`
 }
 
-// InitSettings returns the settings object for ZoomCobrowseSDK.init: only
-// the keys that were set, under the SDK's names, plus the pass-through keys.
-// The map is new on every call; pass-through values are shared, not copied.
+// InitSettings returns the settings object for ZoomCobrowseSDK.init in the
+// shape of SDK 2.11.0 and later: only the keys that were set, under the
+// SDK's names, plus the pass-through keys. A typed key replaces a
+// pass-through key of the same name; the deprecated flat names are never
+// sent as such. The map is new on every call; pass-through values are
+// shared, not copied.
 func (s Settings) InitSettings() map[string]any {
 	m := make(map[string]any, len(s.Extra)+4)
 	for k, v := range s.Extra {
-		m[k] = v
+		switch k {
+		case "allowAgentAnnotation", "allowCustomerAnnotation", "enableAnnotationFollowScroll":
+			// Typed (deprecated) names: never sent flat.
+		default:
+			m[k] = v
+		}
 	}
-	putBool(m, "allowAgentAnnotation", s.AllowAgentAnnotation)
-	putBool(m, "allowCustomerAnnotation", s.AllowCustomerAnnotation)
+	if a := s.annotation(); a != nil {
+		r := make(map[string]any, len(a.Extra)+2)
+		for k, v := range a.Extra {
+			r[k] = v
+		}
+		putBool(r, "allowCustomerAnnotation", a.AllowCustomerAnnotation)
+		putBool(r, "enableAnnotationFollowScroll", a.EnableAnnotationFollowScroll)
+		m["annotation"] = r
+	}
 	if ra := s.RemoteAssist; ra != nil {
 		r := make(map[string]any, len(ra.Extra)+4)
 		for k, v := range ra.Extra {
@@ -558,10 +602,103 @@ func (s Settings) InitSettings() map[string]any {
 	return m
 }
 
+// annotation returns the annotation object to send: settings.annotation
+// with the deprecated flat names filled in where it leaves them unset, or
+// nil when neither is given.
+func (s Settings) annotation() *Annotation {
+	if s.Annotation == nil && s.AllowCustomerAnnotation == nil && s.EnableAnnotationFollowScroll == nil {
+		return nil
+	}
+	var a Annotation
+	if s.Annotation != nil {
+		a = *s.Annotation
+	}
+	if a.AllowCustomerAnnotation == nil {
+		a.AllowCustomerAnnotation = s.AllowCustomerAnnotation
+	}
+	if a.EnableAnnotationFollowScroll == nil {
+		a.EnableAnnotationFollowScroll = s.EnableAnnotationFollowScroll
+	}
+	return &a
+}
+
 func putBool(m map[string]any, k string, b *bool) {
 	if b != nil {
 		m[k] = *b
 	}
+}
+
+// annotationSince is the first Cobrowse SDK version that reads customer
+// annotation from the annotation object (its 2.11.0 changelog).
+const annotationSince = "2.11.0"
+
+// Deprecations lists the keys that still work but are written the way of
+// an older Cobrowse SDK, each with what to write instead. They are notes,
+// not errors: Validate accepts them; the validate command prints them as
+// warnings and run logs them, so a config is never refused for them.
+func (c *Config) Deprecations() []FieldError {
+	var es Errors
+	var annotated []string
+	for i, site := range c.Sites {
+		s := site.Settings
+		p := fmt.Sprintf("sites[%d].settings", i)
+		if s.AllowAgentAnnotation != nil {
+			es.add(p+".allowAgentAnnotation", fmt.Sprint(*s.AllowAgentAnnotation),
+				"is not a customer setting since Cobrowse SDK %s and is no longer sent: agent annotation is an agent-side setting (enableAgentAnnotation in Zoom's agent SDK), which the Zoom-hosted agent desk does not take from this proxy; remove the key", annotationSince)
+		}
+		for _, old := range []struct {
+			name     string
+			old, new *bool
+		}{
+			{"allowCustomerAnnotation", s.AllowCustomerAnnotation, annotationField(s.Annotation, true)},
+			{"enableAnnotationFollowScroll", s.EnableAnnotationFollowScroll, annotationField(s.Annotation, false)},
+		} {
+			switch {
+			case old.old == nil:
+			case old.new != nil:
+				es.add(p+"."+old.name, fmt.Sprint(*old.old),
+					"is the name used before Cobrowse SDK %s and is ignored because settings.annotation.%s is set; remove it", annotationSince, old.name)
+			default:
+				es.add(p+"."+old.name, fmt.Sprint(*old.old),
+					"is the name used before Cobrowse SDK %s; it still works and is sent as annotation.%s: write it as settings.annotation.%s", annotationSince, old.name, old.name)
+			}
+		}
+		if s.annotation() != nil {
+			annotated = append(annotated, p+".annotation")
+		}
+	}
+	if v := c.Zoom.SDKVersion; len(annotated) > 0 && versionBefore(v, 2, 11) {
+		es.add("zoom.sdkVersion", v,
+			"is older than Cobrowse SDK %s, which the typed settings target: %s is not read by it; load %s or later (or leave sdkVersion empty for the latest)",
+			annotationSince, strings.Join(annotated, ", "), annotationSince)
+	}
+	return es
+}
+
+func annotationField(a *Annotation, allow bool) *bool {
+	switch {
+	case a == nil:
+		return nil
+	case allow:
+		return a.AllowCustomerAnnotation
+	}
+	return a.EnableAnnotationFollowScroll
+}
+
+// versionBefore reports whether an SDK version such as "2.9.0" or "2.9.x"
+// is older than major.minor. An empty or unparsable version (the latest,
+// or one Validate reports) is not.
+func versionBefore(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || ma == major && mi < minor
 }
 
 // Widget configures the "get help" button that shows the support PIN.

@@ -50,6 +50,10 @@ func TestMatchPath(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// TestInitSettings checks the object sent to ZoomCobrowseSDK.init: the
+// shape of Cobrowse SDK 2.11.0 and later (customer annotation in the
+// annotation object, no allowAgentAnnotation), whichever names the config
+// used.
 func TestInitSettings(t *testing.T) {
 	tests := []struct {
 		name string
@@ -57,7 +61,20 @@ func TestInitSettings(t *testing.T) {
 		want string
 	}{
 		{"empty", Settings{}, `{}`},
-		{"typed only set keys", Settings{AllowAgentAnnotation: ptr(false)}, `{"allowAgentAnnotation":false}`},
+		{"new names", Settings{Annotation: &Annotation{AllowCustomerAnnotation: ptr(true), EnableAnnotationFollowScroll: ptr(false)}},
+			`{"annotation":{"allowCustomerAnnotation":true,"enableAnnotationFollowScroll":false}}`},
+		{"old flat names move into annotation", Settings{AllowCustomerAnnotation: ptr(true), EnableAnnotationFollowScroll: ptr(true)},
+			`{"annotation":{"allowCustomerAnnotation":true,"enableAnnotationFollowScroll":true}}`},
+		{"new name wins over old", Settings{
+			AllowCustomerAnnotation: ptr(true),
+			Annotation:              &Annotation{AllowCustomerAnnotation: ptr(false)},
+		}, `{"annotation":{"allowCustomerAnnotation":false}}`},
+		{"old and new names combine", Settings{
+			EnableAnnotationFollowScroll: ptr(true),
+			Annotation:                   &Annotation{AllowCustomerAnnotation: ptr(false), Extra: map[string]any{"newTool": "pen"}},
+		}, `{"annotation":{"allowCustomerAnnotation":false,"enableAnnotationFollowScroll":true,"newTool":"pen"}}`},
+		{"allowAgentAnnotation is not sent", Settings{AllowAgentAnnotation: ptr(true)}, `{}`},
+		{"empty annotation object is sent empty", Settings{Annotation: &Annotation{}}, `{"annotation":{}}`},
 		{"nested and passthrough", Settings{
 			AllowCustomerAnnotation: ptr(true),
 			RemoteAssist: &RemoteAssist{
@@ -66,12 +83,14 @@ func TestInitSettings(t *testing.T) {
 				Extra:             map[string]any{"formEdit": true},
 			},
 			MultiTabSessionPersistence: &MultiTab{Enable: ptr(true), StateCookieKey: "$$ZCB_SESSION$$"},
-			Extra:                      map[string]any{"annotation": map[string]any{"enableAnnotationFollowScroll": true}, "x": 1},
-		}, `{"allowCustomerAnnotation":true,"annotation":{"enableAnnotationFollowScroll":true},` +
+			Extra:                      map[string]any{"x": 1},
+		}, `{"annotation":{"allowCustomerAnnotation":true},` +
 			`"multiTabSessionPersistence":{"enable":true,"stateCookieKey":"$$ZCB_SESSION$$"},` +
 			`"remoteAssist":{"enable":true,"formEdit":true,"remoteAssistTypes":["scroll_page"]},"x":1}`},
-		{"typed key wins over extra", Settings{AllowAgentAnnotation: ptr(true), Extra: map[string]any{"allowAgentAnnotation": "no"}},
-			`{"allowAgentAnnotation":true}`},
+		{"typed key wins over extra", Settings{
+			Annotation: &Annotation{AllowCustomerAnnotation: ptr(true)},
+			Extra:      map[string]any{"annotation": "no", "allowCustomerAnnotation": "no", "allowAgentAnnotation": "no"},
+		}, `{"annotation":{"allowCustomerAnnotation":true}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,25 +105,74 @@ func TestInitSettings(t *testing.T) {
 	}
 }
 
-func TestInitSettingsFromYAML(t *testing.T) {
-	c, err := Parse([]byte(`
-zoom: {sdkKey: K}
+// TestSettingsNamesFromYAML loads the old (before SDK 2.11.0) and the new
+// names from YAML and checks the JSON sent to init and the deprecation
+// notes, which never make Validate fail.
+func TestSettingsNamesFromYAML(t *testing.T) {
+	tests := []struct {
+		name, settings, sdkVersion string
+		want                       string   // JSON given to init
+		notes                      []string // Deprecations()
+	}{
+		{"new names", `
+      annotation: {allowCustomerAnnotation: true, enableAnnotationFollowScroll: true}
+      remoteAssist: {enable: false, requireStopConfirmation: true}
+      newFeature: {level: 2, modes: [a, b]}`, "",
+			`{"annotation":{"allowCustomerAnnotation":true,"enableAnnotationFollowScroll":true},"newFeature":{"level":2,"modes":["a","b"]},"remoteAssist":{"enable":false,"requireStopConfirmation":true}}`,
+			nil},
+		{"old names", `
+      allowAgentAnnotation: true
+      allowCustomerAnnotation: false
+      enableAnnotationFollowScroll: true`, "",
+			`{"annotation":{"allowCustomerAnnotation":false,"enableAnnotationFollowScroll":true}}`,
+			[]string{
+				`sites[0].settings.allowAgentAnnotation: "true" is not a customer setting since Cobrowse SDK 2.11.0 and is no longer sent: agent annotation is an agent-side setting (enableAgentAnnotation in Zoom's agent SDK), which the Zoom-hosted agent desk does not take from this proxy; remove the key`,
+				`sites[0].settings.allowCustomerAnnotation: "false" is the name used before Cobrowse SDK 2.11.0; it still works and is sent as annotation.allowCustomerAnnotation: write it as settings.annotation.allowCustomerAnnotation`,
+				`sites[0].settings.enableAnnotationFollowScroll: "true" is the name used before Cobrowse SDK 2.11.0; it still works and is sent as annotation.enableAnnotationFollowScroll: write it as settings.annotation.enableAnnotationFollowScroll`,
+			}},
+		{"old and new name both set", `
+      allowCustomerAnnotation: true
+      annotation: {allowCustomerAnnotation: false}`, "",
+			`{"annotation":{"allowCustomerAnnotation":false}}`,
+			[]string{`sites[0].settings.allowCustomerAnnotation: "true" is the name used before Cobrowse SDK 2.11.0 and is ignored because settings.annotation.allowCustomerAnnotation is set; remove it`}},
+		{"annotation with an SDK older than 2.11.0", `
+      annotation: {allowCustomerAnnotation: true}`, "2.9.x",
+			`{"annotation":{"allowCustomerAnnotation":true}}`,
+			[]string{`zoom.sdkVersion: "2.9.x" is older than Cobrowse SDK 2.11.0, which the typed settings target: sites[0].settings.annotation is not read by it; load 2.11.0 or later (or leave sdkVersion empty for the latest)`}},
+		{"annotation with 2.11.0", `
+      annotation: {allowCustomerAnnotation: true}`, "2.11.0",
+			`{"annotation":{"allowCustomerAnnotation":true}}`, nil},
+		{"no annotation with an old SDK", `
+      remoteAssist: {enable: true}`, "2.9.0",
+			`{"remoteAssist":{"enable":true}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(`
+zoom: {sdkKey: K, sdkVersion: "`+tt.sdkVersion+`"}
 sites:
   - name: shop
     hosts: [shop.example.com]
     upstream: http://127.0.0.1:3000
-    settings:
-      allowAgentAnnotation: true
-      remoteAssist: {enable: false, requireStopConfirmation: true}
-      newFeature: {level: 2, modes: [a, b]}
-`), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(c.Sites[0].Settings.InitSettings())
-	want := `{"allowAgentAnnotation":true,"newFeature":{"level":2,"modes":["a","b"]},"remoteAssist":{"enable":false,"requireStopConfirmation":true}}`
-	if string(b) != want {
-		t.Errorf("InitSettings() = %s\nwant %s", b, want)
+    settings:`+tt.settings+"\n"), "", nil)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			b, err := json.Marshal(c.Sites[0].Settings.InitSettings())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tt.want {
+				t.Errorf("InitSettings() = %s\nwant %s", b, tt.want)
+			}
+			var notes []string
+			for _, d := range c.Deprecations() {
+				notes = append(notes, d.Error())
+			}
+			if !reflect.DeepEqual(notes, tt.notes) {
+				t.Errorf("Deprecations() =\n%s\nwant\n%s", strings.Join(notes, "\n"), strings.Join(tt.notes, "\n"))
+			}
+		})
 	}
 }
 

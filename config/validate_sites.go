@@ -181,6 +181,9 @@ func validateSettings(es *Errors, p string, s Settings) {
 		es.add(p+".piiMask", "", "masking is configured under masking: (central) and sites[i].masking; it cannot be set in settings")
 	}
 	checkJSONMap(es, p, s.Extra)
+	if s.Annotation != nil {
+		checkJSONMap(es, p+".annotation", s.Annotation.Extra)
+	}
 	if ra := s.RemoteAssist; ra != nil {
 		for i, t := range ra.RemoteAssistTypes {
 			if t == "" {

@@ -146,7 +146,7 @@ func demoConfig(sdkKey, sdkSecret, agentKeyHash, shopUpstream, widgetsUpstream s
 				Name:     "shop",
 				Hosts:    []string{"shop.localhost", "localhost", "127.0.0.1"},
 				Upstream: shopUpstream,
-				Settings: config.Settings{AllowAgentAnnotation: &yes, AllowCustomerAnnotation: &yes},
+				Settings: config.Settings{Annotation: &config.Annotation{AllowCustomerAnnotation: &yes}},
 			},
 			{
 				Name:     "widgets",

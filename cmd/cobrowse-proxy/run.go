@@ -37,6 +37,9 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return errReported
 	}
 	log := newLogger(stderr, cfg.Log.SlogLevel(), cfg.Log.Format)
+	for _, d := range cfg.Deprecations() {
+		log.Warn("deprecated config key: still works", "key", d.Path, "note", d.Message)
+	}
 	l, err := server.Listen(cfg)
 	if err != nil {
 		return err
@@ -135,7 +138,19 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		hosts += len(s.Hosts)
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d sites, %d hosts, tls %s)\n", *path, len(cfg.Sites), hosts, cfg.TLS.Mode)
+	printDeprecations(stderr, *path, cfg)
 	return nil
+}
+
+// printDeprecations lists the keys that still work but are deprecated
+// (config.Deprecations), one per line; they never fail validate.
+func printDeprecations(w io.Writer, path string, cfg *config.Config) {
+	if ds := cfg.Deprecations(); len(ds) > 0 {
+		fmt.Fprintf(w, "%s: %d warning(s):\n", path, len(ds))
+		for _, d := range ds {
+			fmt.Fprintf(w, "  %s\n", d.Error())
+		}
+	}
 }
 
 // printConfigErrors lists every problem in the config, one per line.

@@ -343,9 +343,9 @@ func mainConfig(shop, widgets string) *config.Config {
 			{
 				Name: "shop", Hosts: []string{"shop.localhost"}, Upstream: shop,
 				Settings: config.Settings{
-					AllowAgentAnnotation: boolp(true),
-					RemoteAssist:         &config.RemoteAssist{Enable: boolp(true), RemoteAssistTypes: []string{"scroll_page"}},
-					Extra:                map[string]any{"futureOption": "kept"},
+					Annotation:   &config.Annotation{AllowCustomerAnnotation: boolp(true)},
+					RemoteAssist: &config.RemoteAssist{Enable: boolp(true), RemoteAssistTypes: []string{"scroll_page"}},
+					Extra:        map[string]any{"futureOption": "kept"},
 				},
 				Widget:  config.Widget{Position: "bottom-left", Label: "Need help?"},
 				Masking: config.SiteMasking{Selectors: []string{".order-address"}},

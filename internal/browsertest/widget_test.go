@@ -16,7 +16,7 @@ import (
 // settings (pass-through key included) and the masking policy, central
 // first, then the site's, the auto-masked sensitive inputs and the widget.
 const shopSettings = `{
-  "allowAgentAnnotation": true,
+  "annotation": {"allowCustomerAnnotation": true},
   "remoteAssist": {"enable": true, "remoteAssistTypes": ["scroll_page"]},
   "futureOption": "kept",
   "piiMask": {

@@ -130,6 +130,11 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 		x.id = newRequestID()
 	}
 	w.Header().Set("X-Request-Id", x.id)
+	if site.hasPathPrefix() && hasDotSegment(r.URL.Path) {
+		refuseDotSegments(w)
+		p.account(x, r, http.StatusBadRequest, false)
+		return
+	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {

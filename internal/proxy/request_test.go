@@ -124,3 +124,53 @@ func TestClientHintsStripped(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamPathPrefixNotEscaped: with an upstream URL that has a path,
+// a request whose path has a dot segment in any reading (encoded dots,
+// encoded slashes or backslashes) is refused with 400 instead of being
+// forwarded as /prefix/%2e%2e/admin, which an upstream that normalises
+// would serve from outside its prefix.
+func TestUpstreamPathPrefixNotEscaped(t *testing.T) {
+	up := newCaptureUpstream(t)
+	e := newEnv(t, up.URL+"/prefix", nil)
+	for _, p := range []string{
+		"/%2e%2e/admin",
+		"/..%2fadmin",
+		"/..%2Fadmin",
+		"/.%2e/admin",
+		"/%2e%2e%2fadmin",
+		"/a/..%2f..%2fadmin",
+		"/..%5cadmin",
+		"/..\\admin",
+		"/../admin",
+		"/a/../../admin",
+		"/%2e/admin",
+	} {
+		res, _ := e.do(e.request("GET", p, nil))
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", p, res.StatusCode)
+		}
+	}
+	if _, raw, n := up.last(); n != 0 {
+		t.Fatalf("upstream got %d request(s), the last for %s", n, raw)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"/ok", "/prefix/ok"},
+		{"/a%2fb", "/prefix/a%2fb"},
+		{"/..foo/x.", "/prefix/..foo/x."},
+		{"/", "/prefix/"},
+	} {
+		res, _ := e.do(e.request("GET", c.in, nil))
+		_, raw, _ := up.last()
+		if res.StatusCode != 200 || raw != c.want {
+			t.Errorf("%s: status %d, upstream path %q, want 200 and %q", c.in, res.StatusCode, raw, c.want)
+		}
+	}
+	// Without a path in the upstream URL there is no prefix to escape: the
+	// path goes as it came.
+	up2 := newCaptureUpstream(t)
+	e2 := newEnv(t, up2.URL, nil)
+	if res, _ := e2.do(e2.request("GET", "/..%2fadmin", nil)); res.StatusCode != 200 {
+		t.Errorf("no upstream path: status %d, want 200", res.StatusCode)
+	}
+}
