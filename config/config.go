@@ -130,8 +130,18 @@ type Server struct {
 	// DrainDelay is how long, on shutdown, the proxy keeps serving while
 	// /readyz already reports not ready, so a load balancer stops sending
 	// new requests before the listeners close. Default 0.
-	DrainDelay     time.Duration `yaml:"drainDelay"`
-	MaxHeaderBytes int           `yaml:"maxHeaderBytes"`
+	DrainDelay time.Duration `yaml:"drainDelay"`
+	// MaxHeaderBytes bounds a request's header block (request line and
+	// header fields); beyond it the client gets 431. Each connection may
+	// hold about this much while its headers arrive, so it is kept to what
+	// browsers send (nginx allows 4 buffers of 8 KiB), not megabytes.
+	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// MaxConnsPerClient bounds the open connections from one client
+	// address (an IPv6 /64 counts as one address), so a single host cannot
+	// hold every connection the process can open. Peers listed in
+	// proxy.trustedProxies are exempt: their connections carry many
+	// clients. -1 means no limit.
+	MaxConnsPerClient int `yaml:"maxConnsPerClient"`
 }
 
 // Proxy holds the reverse proxy's transport and routing settings.

@@ -15,7 +15,10 @@ const (
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownGrace     = 30 * time.Second
-	DefaultMaxHeaderBytes    = 1 << 20
+	DefaultMaxHeaderBytes    = 32 << 10
+	MinMaxHeaderBytes        = 4 << 10
+	MaxMaxHeaderBytes        = 1 << 20
+	DefaultMaxConnsPerClient = 1024
 
 	DefaultDialTimeout           = 5 * time.Second
 	DefaultTLSHandshakeTimeout   = 10 * time.Second
@@ -79,6 +82,7 @@ func applyDefaults(c *Config) {
 	setDur(&c.Server.IdleTimeout, DefaultIdleTimeout)
 	setDur(&c.Server.ShutdownGrace, DefaultShutdownGrace)
 	setInt(&c.Server.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setInt(&c.Server.MaxConnsPerClient, DefaultMaxConnsPerClient)
 
 	setDur(&c.Proxy.DialTimeout, DefaultDialTimeout)
 	setDur(&c.Proxy.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)

@@ -82,7 +82,7 @@ func TestParseEnv(t *testing.T) {
 		"HOST":   "Shop.Example.COM.",
 		"EMPTY":  "",
 		"GRACE":  "45s",
-		"BYTES":  "2048",
+		"BYTES":  "8192",
 		"ANNOT":  "false",
 		"CUSTOM": "true",
 	})
@@ -161,7 +161,7 @@ zoom: {sdkKey: "${KEY-x}", sdkSecret: "abc${def"}` + minimalSite, nil,
 		"empty uses default":                     "fallback",
 		"dollar escape":                          "data-a=${KEY}$$-$x",
 		"the SDK's cookie key needs no escaping": "$$ZCB_SESSION$$",
-		"typed values from env":                  "45s 2048 false bool int string",
+		"typed values from env":                  "45s 8192 false bool int string",
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -138,8 +138,12 @@ func (c *Config) validateServer(es *Errors) {
 	if s.DrainDelay < 0 || s.DrainDelay > 5*time.Minute {
 		es.add("server.drainDelay", s.DrainDelay.String(), "must be between 0s and 5m (e.g. 5s behind a Kubernetes Service)")
 	}
-	if s.MaxHeaderBytes <= 0 {
-		es.add("server.maxHeaderBytes", strconv.Itoa(s.MaxHeaderBytes), "must be a positive number of bytes (default %d)", DefaultMaxHeaderBytes)
+	if s.MaxHeaderBytes < MinMaxHeaderBytes || s.MaxHeaderBytes > MaxMaxHeaderBytes {
+		es.add("server.maxHeaderBytes", strconv.Itoa(s.MaxHeaderBytes), "must be between %d and %d bytes (default %d): each connection may hold this much while its headers arrive",
+			MinMaxHeaderBytes, MaxMaxHeaderBytes, DefaultMaxHeaderBytes)
+	}
+	if s.MaxConnsPerClient < -1 {
+		es.add("server.maxConnsPerClient", strconv.Itoa(s.MaxConnsPerClient), "must be a positive number of connections, or -1 for no limit (default %d)", DefaultMaxConnsPerClient)
 	}
 }
 

@@ -57,10 +57,12 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 		return err
 	}
 	opts := server.Options{
-		Handler: handler,
-		Gather:  reg,
-		Server:  cfg.Server,
-		Logger:  log,
+		Handler:      handler,
+		Gather:       reg,
+		Server:       cfg.Server,
+		Logger:       log,
+		TrustedPeers: cfg.Proxy.TrustedPrefixes(),
+		Metrics:      m,
 	}
 	if l.HTTPS != nil {
 		httpAddr := ""

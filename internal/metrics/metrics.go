@@ -27,6 +27,9 @@ type Metrics struct {
 	UnknownHost prometheus.Counter
 	// Reserved counts requests to the reserved prefix, by endpoint and status code.
 	Reserved *prometheus.CounterVec
+	// ConnsRefused counts connections closed on accept because their client
+	// address already had server.maxConnsPerClient open.
+	ConnsRefused prometheus.Counter
 }
 
 // New creates the collectors and registers them, with the Go and process
@@ -59,6 +62,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "cobrowse_proxy_reserved_requests_total",
 			Help: "Requests to the reserved path prefix, by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
+		ConnsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cobrowse_proxy_connections_refused_total",
+			Help: "Connections closed on accept because their client address already had server.maxConnsPerClient open.",
+		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "cobrowse_proxy_build_info",
@@ -66,7 +73,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	reg.MustRegister(m.Requests, m.Duration, m.Injections, m.UpstreamErrors, m.UnknownHost, m.Reserved, build,
+	reg.MustRegister(m.Requests, m.Duration, m.Injections, m.UpstreamErrors, m.UnknownHost, m.Reserved, m.ConnsRefused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

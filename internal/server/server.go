@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 )
 
 // Listeners are the sockets the server serves on. HTTPS is nil in plain
@@ -71,6 +73,11 @@ type Options struct {
 	// HTTPS listener: ACME challenges, then a redirect to HTTPS
 	// (tlsconf.Manager.HTTPHandler).
 	HTTPHandler func(http.Handler) http.Handler
+	// TrustedPeers are exempt from Server.MaxConnsPerClient: an ingress or
+	// load balancer (proxy.trustedProxies) carries many clients.
+	TrustedPeers []netip.Prefix
+	// Metrics, if set, counts connections refused by the per-client limit.
+	Metrics *metrics.Metrics
 }
 
 // Serve serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -118,6 +125,17 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	}
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
+	}
+	if max := o.Server.MaxConnsPerClient; max > 0 {
+		var refused prometheus.Counter
+		if o.Metrics != nil {
+			refused = o.Metrics.ConnsRefused
+		}
+		for i := range all {
+			if !all[i].admin {
+				all[i].ln = newClientListener(all[i].ln, max, o.TrustedPeers, refused, log)
+			}
+		}
 	}
 
 	errc := make(chan error, len(all))
