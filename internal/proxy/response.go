@@ -36,6 +36,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	// upstream's prefixed one).
 	req := x.in
 	d := inject.Decide(req, res, x.site.Policy, decodable)
+	if d.Inject || dependsOnRequestHeaders(d.Reason) {
+		addVary(res.Header)
+	}
 	if !d.Inject {
 		x.decision = d.Reason
 		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, d.Reason).Inc()
@@ -111,6 +114,45 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		h.Add("Vary", "Accept-Encoding")
 	}
 	return nil
+}
+
+// decisionVary names the request headers inject.Decide reads: Sec-Fetch-Dest
+// (document, iframe and empty get three different bodies) and the
+// fragment-request headers of htmx, Turbo, Unpoly, pjax and XHR. A response
+// whose body depended on them must say so, or a shared cache serves one
+// variant for another.
+var decisionVary = []string{"Sec-Fetch-Dest", "Hx-Request", "Turbo-Frame", "X-Up-Target", "X-Pjax", "X-Requested-With"}
+
+// decisionVaryValue is decisionVary as one header value, the common case
+// (an upstream Vary that names none of them) without allocating.
+var decisionVaryValue = strings.Join(decisionVary, ", ")
+
+// dependsOnRequestHeaders reports whether a page skipped for reason would
+// have been injected with other values of the decisionVary headers.
+func dependsOnRequestHeaders(reason string) bool {
+	return reason == inject.ReasonNotNavigation || reason == inject.ReasonFragment || reason == inject.ReasonIframe
+}
+
+// addVary adds the decisionVary names that h's Vary lacks (none if it is
+// *: varyHas counts * as naming everything).
+func addVary(h http.Header) {
+	missing := 0
+	for _, n := range decisionVary {
+		if !varyHas(h, n) {
+			missing++
+		}
+	}
+	switch {
+	case missing == 0:
+	case missing == len(decisionVary):
+		h.Add("Vary", decisionVaryValue)
+	default:
+		for _, n := range decisionVary {
+			if !varyHas(h, n) {
+				h.Add("Vary", n)
+			}
+		}
+	}
 }
 
 func decodable(contentEncoding string) bool {
