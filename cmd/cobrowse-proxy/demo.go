@@ -28,7 +28,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the proxy (loopback)")
 	admin := fs.String("admin", "127.0.0.1:9090", `address of the admin endpoints (/metrics, /healthz); "" to disable`)
 	verbose := fs.Bool("v", false, "log every proxied request")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	level := slog.LevelInfo

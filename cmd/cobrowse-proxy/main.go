@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -65,7 +66,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "hash-key":
 		err = cmdHashKey(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "cobrowse-proxy", versionString())
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "cobrowse-proxy version: takes no arguments (got %q)\n", args[1])
+			return 2
+		}
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, "cobrowse-proxy", versionLine(versionString(), bi))
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -83,6 +89,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "cobrowse-proxy %s: %s\n", args[0], ue.msg)
 		return 2
+	case errors.Is(err, errUsageReported):
+		return 2
 	case errors.Is(err, errReported):
 		return 1
 	default:
@@ -98,6 +106,69 @@ func (u usageError) Error() string { return u.msg }
 
 // errReported means the command already told the user what went wrong.
 var errReported = errors.New("reported")
+
+// errUsageReported is a usage error the flag package has already printed,
+// with the command's flags: exit 2 without saying it again.
+var errUsageReported = errors.New("usage error reported")
+
+// flagError turns an error from FlagSet.Parse, already printed, into
+// errUsageReported; -h stays flag.ErrHelp (exit 0).
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsageReported
+}
+
+// parseFlags parses a command's flags. A bad flag is a usage error (exit 2)
+// that the flag package has already printed once; a stray argument is one
+// too, rather than being silently ignored.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q (flags go before arguments; see -h)", fs.Arg(0))}
+	}
+	return nil
+}
+
+// versionLine is what the version command prints after the name: the
+// version, the commit Go stamped in at build time (vcs.revision, vcs.time,
+// vcs.modified: go build does this in a git checkout) and the Go version,
+// so that a "dev" build can still be traced to its source.
+func versionLine(v string, bi *debug.BuildInfo) string {
+	var rev, when string
+	modified := false
+	goVersion := runtime.Version()
+	if bi != nil {
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	out := v
+	if rev != "" {
+		out += " (commit " + rev
+		if modified {
+			out += ", modified"
+		}
+		if when != "" {
+			out += ", " + when
+		}
+		out += ")"
+	}
+	return out + " " + goVersion + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
 
 func versionString() string {
 	if version != "" {

@@ -26,7 +26,7 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	userName := fs.String("user-name", "", "user_name claim, at most 80 characters (default: the user id)")
 	ttl := fs.Duration("ttl", 0, "lifetime, 30m..48h (default: token.ttl from the config)")
 	byop := fs.Bool("byop", false, "add enable_byop: 1 (customer tokens, bring your own PIN)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
@@ -35,10 +35,18 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *role != 1 && *role != 2 {
 		return usageError{fmt.Sprintf("-role %d: must be 1 (customer) or 2 (agent)", *role)}
 	}
+	if *ttl != 0 {
+		if err := token.CheckTTL(*ttl); err != nil {
+			return usageError{fmt.Sprintf("-ttl %s: %v", *ttl, err)}
+		}
+	}
 	cfg, err := config.Load(*path, os.LookupEnv)
 	if err != nil {
 		printConfigErrors(stderr, *path, err)
 		return errReported
+	}
+	if cfg.Zoom.SDKSecret == "" && cfg.Zoom.SDKSecretFile == "" {
+		return fmt.Errorf("%s has no SDK secret to sign with: set zoom.sdkSecretFile (a file holding it) or zoom.sdkSecret (e.g. sdkSecret: ${ZOOM_SDK_SECRET})", *path)
 	}
 	secret := server.SecretSource(cfg)
 	if *ttl == 0 {
@@ -51,8 +59,11 @@ func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	tok, exp, err := m.Mint(token.Claims{
 		Role: token.Role(*role), UserID: *userID, UserName: *userName, TTL: *ttl, BYOP: *byop && *role == 1,
 	})
+	if errors.Is(err, token.ErrNoSecret) {
+		return fmt.Errorf("%w: put the secret in zoom.sdkSecretFile or zoom.sdkSecret", err)
+	}
 	if err != nil {
-		return fmt.Errorf("mint token: %w", err)
+		return err // already "mint token: ..."
 	}
 	fmt.Fprintln(stdout, tok)
 	fmt.Fprintf(stderr, "role %d, user_id %q, expires %s\n", *role, *userID, exp.UTC().Format(time.RFC3339))
@@ -66,7 +77,12 @@ func cmdHashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	generate := fs.Bool("generate", false, "generate a new random key and print it with its hash")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		// Never hash a key given as an argument: it would be in the shell
+		// history and in every process listing.
+		return usageError{"takes no key argument, to keep keys out of shell history: pipe the key in on standard input (e.g. read -rs KEY; printf '%s\\n' \"$KEY\" | cobrowse-proxy hash-key), or use -generate"}
 	}
 	if *generate {
 		key := token.GenerateKey()
