@@ -303,7 +303,7 @@ type Token struct {
 	TTL time.Duration `yaml:"ttl"`
 	// MaxBodyBytes limits token request bodies; larger ones get 413.
 	MaxBodyBytes int `yaml:"maxBodyBytes"`
-	// BYOP turns on Bring Your Own PIN (ZOOM.md): customer tokens carry
+	// BYOP turns on Bring Your Own PIN (docs/zoom.md): customer tokens carry
 	// enable_byop and the response carries the PIN.
 	BYOP     bool          `yaml:"byop"`
 	Customer TokenCustomer `yaml:"customer"`

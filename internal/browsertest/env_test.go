@@ -621,7 +621,7 @@ func verifyJWT(t *testing.T, tok string) map[string]any {
 	return claims
 }
 
-// checkCustomerClaims checks what ZOOM.md requires of a customer token.
+// checkCustomerClaims checks what docs/zoom.md requires of a customer token.
 func checkCustomerClaims(t *testing.T, claims map[string]any, byop bool) {
 	t.Helper()
 	num := func(k string) int64 {

@@ -21,11 +21,11 @@ import (
 // cobrowse needs in it. The zero value needs nothing.
 type Sources map[string][]string
 
-// DefaultSources returns the list ZOOM.md gives as a reasonable default. Zoom
+// DefaultSources returns the list docs/zoom.md gives as a reasonable default. Zoom
 // publishes no complete list, so config can add to it (With) and the
 // violation reports (ReportHandler) show what is still blocked.
 //
-// media-src is not in the list: ZOOM.md names no media source for the SDK
+// media-src is not in the list: docs/zoom.md names no media source for the SDK
 // (audio and video are not synchronised to the agent), so a site's media-src
 // stays as it is unless config adds to it.
 func DefaultSources() Sources {

@@ -61,7 +61,7 @@ type Claims struct {
 
 // Minter signs Cobrowse JWTs (HS256) with the SDK secret.
 //
-// The claims are exactly the ones ZOOM.md lists, with the JSON types Zoom
+// The claims are exactly the ones docs/zoom.md lists, with the JSON types Zoom
 // checks: role_type, iat, exp and enable_byop are numbers, never strings.
 type Minter struct {
 	sdkKey string

@@ -1,7 +1,7 @@
 /* A fake ZoomCobrowseSDK for the browser tests, served by the HTTPS stub of
    the Zoom CDN at the real SDK path. It takes over the queued init stub as
    the real SDK does, records every call in window.__fakeZoom and emits the
-   events ZOOM.md lists. Session state lives in sessionStorage, so a reload
+   events docs/zoom.md lists. Session state lives in sessionStorage, so a reload
    finds a "session_recoverable" session like the real SDK would. */
 (function (w) {
   "use strict";

@@ -22,7 +22,7 @@
   var PIN_KEY = "cobrowse-proxy:pin";
   var EVENTS = ["pincode_updated", "session_started", "session_ended", "agent_joined", "agent_left",
     "session_error", "session_reconnecting", "remote_assist_started", "remote_assist_stopped"];
-  // ZOOM.md's error codes as sentences a customer can act on.
+  // docs/zoom.md's error codes as sentences a customer can act on.
   var MESSAGES = {
     1001: "The support session could not start. Check your connection and try again.",
     1002: "A support session is already starting. Please wait a moment.",
@@ -459,7 +459,7 @@
   }
 
   // recover rejoins a session that survived a reload or navigation
-  // (ZOOM.md: within about two minutes), keeping the PIN on screen.
+  // (docs/zoom.md: within about two minutes), keeping the PIN on screen.
   function recover() {
     var session = api.session;
     if (!session || typeof session.getSessionInfo !== "function") {
