@@ -177,6 +177,10 @@ func newEnv(t *testing.T) *env {
 	// key Chromium is told to trust (and nothing else).
 	cdnCert, spki := selfSigned(t, cdnHost)
 	cdn := httptest.NewUnstartedServer(e.cdn.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, deskStubPath) {
+			serveDeskStub(w, r) // agent_test.go
+			return
+		}
 		if r.URL.Path != "/static/resource/sdk/"+sdkKey+"/js/"+sdkVersion || e.sdkDown.Load() {
 			http.NotFound(w, r)
 			return

@@ -21,7 +21,7 @@ const deskAllow = "autoplay *; camera *; microphone *; display-capture *; geoloc
 
 const deskCSS = `body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d1d1f}
 header{padding:.75rem 1.25rem;background:#0b5cff;color:#fff;display:flex;gap:1rem;align-items:center;justify-content:space-between}
-header form{margin:0}header button{background:transparent;color:#fff;border:1px solid #fff;border-radius:4px;padding:.25rem .75rem;cursor:pointer}
+header span{display:flex;gap:.75rem;align-items:center}header form{margin:0}header button{background:transparent;color:#fff;border:1px solid #fff;border-radius:4px;padding:.25rem .75rem;cursor:pointer}
 main{padding:1rem 1.25rem}#desk iframe{width:100%;height:calc(100vh - 9rem);border:0;background:#fff;border-radius:6px}
 .error{color:#b00020}form.login{max-width:24rem;margin:3rem auto;background:#fff;padding:1.5rem;border-radius:8px}
 form.login input{width:100%;box-sizing:border-box;padding:.5rem;margin:.5rem 0 1rem;font:inherit}
