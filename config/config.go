@@ -153,8 +153,13 @@ type Proxy struct {
 	DialTimeout           time.Duration `yaml:"dialTimeout"`
 	TLSHandshakeTimeout   time.Duration `yaml:"tlsHandshakeTimeout"`
 	ResponseHeaderTimeout time.Duration `yaml:"responseHeaderTimeout"`
-	IdleConnTimeout       time.Duration `yaml:"idleConnTimeout"`
-	MaxIdleConnsPerHost   int           `yaml:"maxIdleConnsPerHost"`
+	// UpstreamIdleTimeout ends a response whose upstream sends no body
+	// bytes for this long after its headers: the client sees a failed
+	// transfer instead of waiting forever. Server-sent event streams and
+	// upgraded connections (websockets) are exempt.
+	UpstreamIdleTimeout time.Duration `yaml:"upstreamIdleTimeout"`
+	IdleConnTimeout     time.Duration `yaml:"idleConnTimeout"`
+	MaxIdleConnsPerHost int           `yaml:"maxIdleConnsPerHost"`
 	// UnknownHostStatus is the status for a Host no site serves: 421
 	// (Misdirected Request, default) or 404. Never proxied: no open proxy.
 	UnknownHostStatus int `yaml:"unknownHostStatus"`

@@ -23,6 +23,7 @@ const (
 	DefaultDialTimeout           = 5 * time.Second
 	DefaultTLSHandshakeTimeout   = 10 * time.Second
 	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultUpstreamIdleTimeout   = 60 * time.Second
 	DefaultIdleConnTimeout       = 90 * time.Second
 	DefaultMaxIdleConnsPerHost   = 64
 	DefaultUnknownHostStatus     = 421
@@ -91,6 +92,7 @@ func applyDefaults(c *Config) {
 	setInt(&c.Proxy.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
 	setInt(&c.Proxy.UnknownHostStatus, DefaultUnknownHostStatus)
 	setInt(&c.Proxy.MaxScanBytes, DefaultMaxScanBytes)
+	setDur(&c.Proxy.UpstreamIdleTimeout, DefaultUpstreamIdleTimeout)
 
 	setStr(&c.Log.Level, "info")
 	setStr(&c.Log.Format, "text")

@@ -172,6 +172,7 @@ func (c *Config) validateProxy(es *Errors) {
 	positive(es, "proxy.dialTimeout", p.DialTimeout)
 	positive(es, "proxy.tlsHandshakeTimeout", p.TLSHandshakeTimeout)
 	positive(es, "proxy.responseHeaderTimeout", p.ResponseHeaderTimeout)
+	positive(es, "proxy.upstreamIdleTimeout", p.UpstreamIdleTimeout)
 	positive(es, "proxy.idleConnTimeout", p.IdleConnTimeout)
 	if p.MaxIdleConnsPerHost <= 0 {
 		es.add("proxy.maxIdleConnsPerHost", strconv.Itoa(p.MaxIdleConnsPerHost), "must be positive (default %d)", DefaultMaxIdleConnsPerHost)

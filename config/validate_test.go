@@ -73,6 +73,8 @@ func TestValidateErrors(t *testing.T) {
 		}, `tls.files.keyFile: "` + dir + `" is not a regular file`},
 		{"negative timeout", func(c *Config) { c.Server.WriteTimeout = -time.Second },
 			`server.writeTimeout: "-1s" must not be negative; 0s means no limit`},
+		{"upstream idle timeout negative", func(c *Config) { c.Proxy.UpstreamIdleTimeout = -time.Second },
+			`proxy.upstreamIdleTimeout: "-1s" must be a positive duration such as 10s`},
 		{"header limit too large", func(c *Config) { c.Server.MaxHeaderBytes = 2 << 20 },
 			`server.maxHeaderBytes: "2097152" must be between 4096 and 1048576 bytes (default 32768): each connection may hold this much while its headers arrive`},
 		{"header limit too small", func(c *Config) { c.Server.MaxHeaderBytes = 512 },

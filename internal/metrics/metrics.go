@@ -21,8 +21,14 @@ type Metrics struct {
 	// why a response was left alone (a skip reason or a rewriter result).
 	Injections *prometheus.CounterVec
 	// UpstreamErrors counts requests that got no usable upstream answer, by
-	// site and kind (timeout, refused, aborted, other).
+	// site and kind (timeout, refused, aborted, idle_timeout, other).
 	UpstreamErrors *prometheus.CounterVec
+	// ClientErrors counts proxied requests that failed on the client's
+	// side, by site and kind: client_gone (it left before the answer was
+	// complete) or client_body (its request body was malformed or cut
+	// short). Kept apart from UpstreamErrors so that an alert on the
+	// upstream does not fire for clients that close tabs.
+	ClientErrors *prometheus.CounterVec
 	// UnknownHost counts requests refused because no site serves the Host.
 	UnknownHost prometheus.Counter
 	// Reserved counts requests to the reserved prefix, by endpoint and status code.
@@ -54,6 +60,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "cobrowse_proxy_upstream_errors_total",
 			Help: "Requests that got no usable answer from the upstream, by site and kind.",
 		}, []string{"site", "kind"}),
+		ClientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cobrowse_proxy_client_errors_total",
+			Help: "Proxied requests that failed on the client's side, by site and kind (client_gone, client_body).",
+		}, []string{"site", "kind"}),
 		UnknownHost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cobrowse_proxy_unknown_host_total",
 			Help: "Requests refused because no configured site serves their Host.",
@@ -73,7 +83,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version},
 	})
 	build.Set(1)
-	reg.MustRegister(m.Requests, m.Duration, m.Injections, m.UpstreamErrors, m.UnknownHost, m.Reserved, m.ConnsRefused, build,
+	reg.MustRegister(m.Requests, m.Duration, m.Injections, m.UpstreamErrors, m.ClientErrors, m.UnknownHost, m.Reserved, m.ConnsRefused, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

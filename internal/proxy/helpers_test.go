@@ -59,7 +59,7 @@ type env struct {
 func testConfig(upstream string) *config.Config {
 	return &config.Config{
 		Listen: config.Listen{HTTP: "127.0.0.1:0", Admin: "127.0.0.1:0"},
-		Zoom:   config.Zoom{SDKKey: "testkey", SDKSecret: "testsecret"},
+		Zoom:   config.Zoom{SDKKey: "testkey", SDKSecret: "testsecret-testsecret-testsecret"},
 		Masking: config.Masking{
 			Selectors: []string{".secret-field"},
 		},

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
@@ -80,6 +81,9 @@ type Options struct {
 	// are not TrustedProxies, so a client cannot claim an identity to the
 	// upstream.
 	IdentityHeaders []string
+	// UpstreamIdleTimeout aborts a response whose upstream sends no body
+	// bytes for this long (see idleBody); 0 waits forever.
+	UpstreamIdleTimeout time.Duration
 }
 
 // Proxy is the reverse proxy for all sites. Create it with New.
@@ -102,6 +106,10 @@ type exchange struct {
 	start    time.Time
 	decision string // injection outcome, for the log
 	upgraded bool   // the upstream switched protocols (websocket)
+	// cancelUpstream cancels the outbound request (set when an idle
+	// timeout applies); idle is set when the idle timeout fired.
+	cancelUpstream context.CancelCauseFunc
+	idle           atomic.Bool
 }
 
 // New returns a Proxy.
@@ -146,11 +154,19 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 		if v != nil {
 			// The copy failed on the client's side (it left) or the
 			// upstream's (reset, corrupt encoding).
-			kind := "client_gone"
-			if sw.writeErr == nil && r.Context().Err() == nil {
-				kind, aborted = "aborted", true
+			switch {
+			case x.idle.Load():
+				aborted = true
+				p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, "idle_timeout").Inc()
+			case sw.writeErr != nil || r.Context().Err() != nil:
+				p.opts.Metrics.ClientErrors.WithLabelValues(site.Name, "client_gone").Inc()
+			default:
+				aborted = true
+				p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, "aborted").Inc()
 			}
-			p.opts.Metrics.UpstreamErrors.WithLabelValues(site.Name, kind).Inc()
+		}
+		if x.cancelUpstream != nil {
+			x.cancelUpstream(nil)
 		}
 		p.account(x, r, sw.code, aborted)
 		if v != nil {
@@ -181,7 +197,10 @@ func (p *Proxy) account(x *exchange, r *http.Request, code int, aborted bool) {
 		attrs = append(attrs, slog.String("inject", x.decision))
 	}
 	level, msg := slog.LevelDebug, "proxied"
-	if aborted {
+	switch {
+	case aborted && x.idle.Load():
+		level, msg = slog.LevelWarn, "response aborted: the upstream sent nothing for proxy.upstreamIdleTimeout"
+	case aborted:
 		level, msg = slog.LevelWarn, "response aborted: the upstream body failed mid-stream"
 	}
 	p.log.LogAttrs(r.Context(), level, msg, attrs...)
@@ -197,6 +216,13 @@ func exchangeOf(ctx context.Context) *exchange {
 // and the inbound X-Forwarded-For/-Host/-Proto.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeOf(pr.In.Context())
+	if d := p.opts.UpstreamIdleTimeout; d > 0 {
+		// A context of our own, so that idleBody can end the upstream
+		// exchange without touching the client's.
+		ctx, cancel := context.WithCancelCause(pr.Out.Context())
+		x.cancelUpstream = cancel
+		pr.Out = pr.Out.WithContext(ctx)
+	}
 	pr.SetURL(x.site.Upstream)
 	if x.site.PreserveHost {
 		pr.Out.Host = pr.In.Host
@@ -231,7 +257,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	x := exchangeOf(r.Context())
 	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		// The client left; nobody is there to answer.
-		p.opts.Metrics.UpstreamErrors.WithLabelValues(x.site.Name, "client_gone").Inc()
+		p.opts.Metrics.ClientErrors.WithLabelValues(x.site.Name, "client_gone").Inc()
 		return
 	}
 	kind, code := classify(err)

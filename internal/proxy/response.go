@@ -27,6 +27,11 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		x.upgraded = true
 		return nil
 	}
+	if x.cancelUpstream != nil && res.Body != nil && res.Body != http.NoBody && !isEventStream(res.Header.Get("Content-Type")) {
+		// Server-sent events may be quiet for long and have their own
+		// heartbeats; everything else that stalls is ended.
+		res.Body = newIdleBody(res.Body, p.opts.UpstreamIdleTimeout, x.cancelUpstream, &x.idle)
+	}
 	if !looksHTML(res.Header.Get("Content-Type")) {
 		p.assetHeaders(x, res) // the common non-HTML case
 		return nil
@@ -164,6 +169,10 @@ func decodable(contentEncoding string) bool {
 func looksHTML(ct string) bool {
 	return len(ct) >= 9 && (strings.EqualFold(ct[:9], "text/html") ||
 		len(ct) >= 21 && strings.EqualFold(ct[:21], "application/xhtml+xml"))
+}
+
+func isEventStream(ct string) bool {
+	return len(ct) >= 17 && strings.EqualFold(ct[:17], "text/event-stream")
 }
 
 func varyHas(h http.Header, name string) bool {

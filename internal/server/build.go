@@ -45,10 +45,11 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 			IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
 			MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
 		}),
-		TrustedProxies:  cfg.Proxy.TrustedPrefixes(),
-		MaxScan:         cfg.Proxy.MaxScanBytes,
-		CSPMetrics:      cspMetrics,
-		IdentityHeaders: []string{cfg.Token.Agent.Identity.Header, cfg.Token.Agent.Identity.NameHeader},
+		TrustedProxies:      cfg.Proxy.TrustedPrefixes(),
+		MaxScan:             cfg.Proxy.MaxScanBytes,
+		CSPMetrics:          cspMetrics,
+		IdentityHeaders:     []string{cfg.Token.Agent.Identity.Header, cfg.Token.Agent.Identity.NameHeader},
+		UpstreamIdleTimeout: cfg.Proxy.UpstreamIdleTimeout,
 	})
 	tokens, err := newTokenService(cfg, log, m, p)
 	if err != nil {

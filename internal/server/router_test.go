@@ -44,7 +44,7 @@ func newCountingUpstream(t *testing.T) *countingUpstream {
 func baseConfig(upstream string) *config.Config {
 	return &config.Config{
 		Listen: config.Listen{HTTP: "127.0.0.1:0", Admin: "127.0.0.1:0"},
-		Zoom:   config.Zoom{SDKKey: "key-123", SDKSecret: "s3cret-value", CDN: "https://cdn.example.net/sdk"},
+		Zoom:   config.Zoom{SDKKey: "key-123", SDKSecret: "s3cret-value-s3cret-value", CDN: "https://cdn.example.net/sdk"},
 		Masking: config.Masking{
 			Selectors:  []string{".card-number", "#ssn"},
 			Attributes: []string{"data-private"},
@@ -143,7 +143,7 @@ func TestReservedPrefix(t *testing.T) {
 			t.Errorf("bootstrap.js lacks %q", want)
 		}
 	}
-	if strings.Contains(js, "s3cret-value") {
+	if strings.Contains(js, "s3cret-value-s3cret-value") {
 		t.Error("bootstrap.js contains the SDK secret")
 	}
 	etag := res.Header.Get("ETag")
