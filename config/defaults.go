@@ -50,6 +50,10 @@ const (
 	DefaultWidgetLabel    = "Get help"
 )
 
+// MinSDKSecretLen is the shortest SDK secret accepted (token.MinSecretLen
+// applies the same bound when a secret file is re-read on rotation).
+const MinSDKSecretLen = 16
+
 // ApplyDefaults fills every unset key with its default and normalises hosts
 // (lower case, trailing dots removed) and the CDN URL (no trailing slash).
 // It is idempotent: applying it twice gives the same Config as once.

@@ -196,6 +196,7 @@ func TestParseFileKeys(t *testing.T) {
 	write("secrets/key", "file-key\n")
 	write("secrets/secret", "TOP-SECRET-VALUE \r\n")
 	write("secrets/empty", "\n")
+	write("secrets/short", "12345\n")
 	write("secrets/big", strings.Repeat("x", maxSecretFileBytes+1))
 
 	t.Run("relative paths resolve against the config dir", func(t *testing.T) {
@@ -228,6 +229,8 @@ func TestParseFileKeys(t *testing.T) {
 			`zoom.sdkKeyFile: "DIR/secrets/empty" is empty`},
 		{"directory", `{sdkKey: K, sdkSecretFile: secrets}`,
 			`zoom.sdkSecretFile: "DIR/secrets" is not a regular file`},
+		{"short secret file", `{sdkKey: K, sdkSecretFile: secrets/short}`,
+			`zoom.sdkSecretFile: "DIR/secrets/short" holds a 5-byte secret; an SDK secret has at least 16 (Zoom's are 32 characters): copy the whole SDK secret from the Zoom app's credentials`},
 		{"too big", `{sdkKey: K, sdkSecretFile: secrets/big}`,
 			`zoom.sdkSecretFile: "DIR/secrets/big" is larger than 65536 bytes; it should hold just the key`},
 	}

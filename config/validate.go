@@ -218,6 +218,14 @@ func (c *Config) validateZoom(es *Errors) {
 	case hasControl(z.SDKSecret):
 		// The value is deliberately not shown: it is the signing secret.
 		es.add("zoom.sdkSecret", "", "must not contain control characters (check for a stray newline)")
+	case z.SDKSecret != "" && len(z.SDKSecret) < MinSDKSecretLen:
+		// A short secret is a truncated copy, or one that can be guessed
+		// offline from any token it signed.
+		p, v := "zoom.sdkSecret", ""
+		if z.secretFromFile {
+			p, v = "zoom.sdkSecretFile", z.SDKSecretFile
+		}
+		es.add(p, v, "holds a %d-byte secret; an SDK secret has at least %d (Zoom's are 32 characters): copy the whole SDK secret from the Zoom app's credentials", len(z.SDKSecret), MinSDKSecretLen)
 	}
 	validateCDN(es, z.CDN)
 	if z.SDKVersion != "" && !sdkVersionRE.MatchString(z.SDKVersion) {

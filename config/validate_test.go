@@ -98,6 +98,8 @@ func TestValidateErrors(t *testing.T) {
 			`zoom.sdkKeyFile: set only one of zoom.sdkKey and zoom.sdkKeyFile`},
 		{"sdk key newline", func(c *Config) { c.Zoom.SDKKey = "KEY\n" },
 			`zoom.sdkKey: must not contain spaces or control characters (check for a stray newline)`},
+		{"short secret", func(c *Config) { c.Zoom.SDKSecret = "12345" },
+			`zoom.sdkSecret: holds a 5-byte secret; an SDK secret has at least 16 (Zoom's are 32 characters): copy the whole SDK secret from the Zoom app's credentials`},
 		{"secret and file", func(c *Config) { c.Zoom.SDKSecret = "s3cret"; c.Zoom.SDKSecretFile = "s.txt" },
 			`zoom.sdkSecretFile: set only one of zoom.sdkSecret and zoom.sdkSecretFile`},
 		{"cdn http", func(c *Config) { c.Zoom.CDN = "http://cdn.example.com/sdk" },

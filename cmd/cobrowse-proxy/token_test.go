@@ -18,7 +18,7 @@ import (
 // The token command mints a token that verifies with the configured secret
 // (checked here with crypto/hmac, not the JWT library that signed it).
 func TestTokenCommand(t *testing.T) {
-	const secret = "cli-test-secret"
+	const secret = "cli-test-secret-value"
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	cfg := "zoom: {sdkKey: cli-key, sdkSecret: \"${SECRET}\"}\nsites: [{name: shop, hosts: [shop.example.com], upstream: \"http://127.0.0.1:1\"}]\n"

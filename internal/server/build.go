@@ -118,6 +118,9 @@ func SecretSource(cfg *config.Config) token.SecretSource {
 // requests get 503 and the log says why.
 func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p *proxy.Proxy) (*token.Service, error) {
 	secret := SecretSource(cfg)
+	if fs, ok := secret.(*token.FileSecret); ok {
+		fs.Log = log // a too-short rotated secret is refused with an error line
+	}
 	if cfg.Zoom.SDKSecretFile == "" && cfg.Zoom.SDKSecret == "" {
 		log.Warn("zoom.sdkSecret is not set: the token endpoint answers 503 until it is (set zoom.sdkSecretFile or ${ZOOM_SDK_SECRET})")
 	}

@@ -126,6 +126,9 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
 	}
+	for i := range all {
+		all[i].ln = newAcceptLogger(all[i].ln, all[i].ln.Addr().String(), log)
+	}
 	if max := o.Server.MaxConnsPerClient; max > 0 {
 		var refused prometheus.Counter
 		if o.Metrics != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -19,6 +20,16 @@ type SecretSource interface {
 
 // ErrNoSecret is returned when a source has no usable secret.
 var ErrNoSecret = errors.New("sdk secret is empty")
+
+// MinSecretLen is the shortest SDK secret a FileSecret accepts, the same
+// bound as config.MinSDKSecretLen. Zoom's secrets are 32 characters; a
+// shorter one is a truncated copy, or weak enough to be guessed offline
+// from any token it signed.
+const MinSecretLen = 16
+
+// ErrSecretTooShort is returned when a secret file holds fewer than
+// MinSecretLen bytes and there is no earlier secret to keep.
+var ErrSecretTooShort = fmt.Errorf("sdk secret is shorter than %d bytes", MinSecretLen)
 
 // StaticSecret is a secret fixed at start-up (from the config or an
 // environment variable). Rotating it needs a restart; use FileSecret for a
@@ -51,7 +62,16 @@ func (s StaticSecret) GoString() string { return "token.StaticSecret([REDACTED])
 // A file that cannot be stat'ed or read, or that is empty, makes Secret
 // return an error, and the last good secret is forgotten: a token is never
 // signed with a secret the operator may have meant to withdraw.
+//
+// A file that holds a secret shorter than MinSecretLen is different: that
+// is a mistake in the new secret (a truncated paste), not a withdrawal, so
+// it is refused and logged once, and the last good secret stays in use; with
+// no last good secret, Secret returns ErrSecretTooShort.
 type FileSecret struct {
+	// Log receives the refusal of a too-short secret (nil: discarded).
+	// Set it before the first call to Secret.
+	Log *slog.Logger
+
 	path     string
 	interval time.Duration
 	now      func() time.Time
@@ -59,6 +79,7 @@ type FileSecret struct {
 	mu      sync.Mutex
 	checked time.Time   // when the file was last stat'ed
 	info    os.FileInfo // what the cached secret was read from
+	refused os.FileInfo // a too-short version of the file, not read again
 	secret  []byte
 }
 
@@ -94,7 +115,7 @@ func (f *FileSecret) Secret() ([]byte, error) {
 		f.forget()
 		return nil, fmt.Errorf("stat sdk secret file %s: %w", f.path, cause(err))
 	}
-	if f.secret != nil && sameFile(f.info, info) {
+	if f.secret != nil && (sameFile(f.info, info) || sameFile(f.refused, info)) {
 		return bytes.Clone(f.secret), nil
 	}
 	b, err := os.ReadFile(f.path)
@@ -107,13 +128,25 @@ func (f *FileSecret) Secret() ([]byte, error) {
 		f.forget()
 		return nil, fmt.Errorf("read sdk secret file %s: %w", f.path, ErrNoSecret)
 	}
-	f.info, f.secret = info, b
+	if n := len(b); n < MinSecretLen {
+		clear(b)
+		err := fmt.Errorf("read sdk secret file %s: %w (it holds %d bytes; Zoom's SDK secrets are 32 characters)", f.path, ErrSecretTooShort, n)
+		if f.secret == nil {
+			return nil, err
+		}
+		f.refused = info
+		if f.Log != nil {
+			f.Log.Error("new sdk secret refused, still signing with the previous one: copy the whole SDK secret into the file", "error", err)
+		}
+		return bytes.Clone(f.secret), nil
+	}
+	f.info, f.refused, f.secret = info, nil, b
 	return bytes.Clone(b), nil
 }
 
 func (f *FileSecret) forget() {
 	clear(f.secret)
-	f.info, f.secret = nil, nil
+	f.info, f.refused, f.secret = nil, nil, nil
 }
 
 // cause strips the path from an *fs.PathError, which the message already names.
