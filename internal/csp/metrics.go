@@ -8,9 +8,10 @@ type Metrics struct {
 	// Violations counts violation reports that involve cobrowse (a Zoom
 	// host, the reserved prefix, or a resource the SDK or loader asked
 	// for), by site, effective directive and blocked host. blocked_host is
-	// a Zoom host, a fixed word ("inline", "eval", "data", "blob",
-	// "self-prefix", …), "zoom-other" once too many distinct Zoom hosts were
-	// seen, or "other": the label set stays bounded whatever clients send.
+	// a known Zoom host (the CDN's), the Zoom source another Zoom host
+	// matched ("*.zoom.us"), a fixed word ("inline", "eval", "data", "blob",
+	// "self-prefix", …) or "other": every label comes from the config or a
+	// fixed list, whatever clients send.
 	Violations *prometheus.CounterVec
 	// Policies counts merged policies by site and outcome (merged,
 	// unchanged, nonce_used, skipped).

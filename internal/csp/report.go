@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,13 +55,14 @@ type ReportHandler struct {
 	// Limiter limits reports per client (429 beyond); nil is one report
 	// per second on average, bursts of 20, 10000 clients tracked.
 	Limiter *ratelimit.Limiter
-	// MaxHosts bounds the distinct Zoom hosts used as blocked_host labels;
-	// later ones are counted as "zoom-other". 0 is 50.
-	MaxHosts int
+	// KnownHosts are the Zoom hosts counted under their own name (the SDK's
+	// CDN host, which also serves the desk). Any other Zoom host is counted
+	// under the source it matches in Sources ("*.zoom.us"): every label
+	// comes from the config, never from a report, so a client cannot fill
+	// the label set with made-up hosts.
+	KnownHosts []string
 
 	limiterOnce sync.Once
-	mu          sync.Mutex
-	hosts       map[string]bool
 }
 
 // violation is the part of a report the handler reads, from either format.
@@ -193,7 +195,7 @@ func (h *ReportHandler) record(r *http.Request, v violation) {
 			slog.String("site", h.Site), slog.String("directive", directive),
 			slog.String("blocked", stripURL(v.Blocked)), slog.String("blocked_host", label),
 			slog.String("source_file", stripURL(v.SourceFile)), slog.String("document", stripURL(v.Document)),
-			slog.String("disposition", v.Disposition))
+			slog.String("disposition", disposition(v.Disposition)))
 	}
 }
 
@@ -223,8 +225,8 @@ func (h *ReportHandler) blockedLabel(blocked, document string) (string, bool) {
 		return "other", false
 	}
 	host := strings.ToLower(u.Hostname())
-	if h.isZoomHost(host) {
-		return h.hostLabel(host), true
+	if src, ok := h.zoomSource(host); ok {
+		return h.hostLabel(host, src), true
 	}
 	if p := h.prefix(); p != "" && strings.HasPrefix(u.Path, p+"/") {
 		if d, err := url.Parse(document); err == nil && strings.EqualFold(d.Host, u.Host) {
@@ -241,7 +243,8 @@ func (h *ReportHandler) fromCobrowse(sourceFile string) bool {
 		return false
 	}
 	p := h.prefix()
-	return h.isZoomHost(strings.ToLower(u.Hostname())) || (p != "" && strings.HasPrefix(u.Path, p+"/"))
+	_, zoom := h.zoomSource(strings.ToLower(u.Hostname()))
+	return zoom || (p != "" && strings.HasPrefix(u.Path, p+"/"))
 }
 
 // prefix is "/"+Prefix without trailing slash, or "" when Prefix is unset.
@@ -252,40 +255,45 @@ func (h *ReportHandler) prefix() string {
 	return ""
 }
 
-// isZoomHost reports whether host matches a host source in h.Sources.
-func (h *ReportHandler) isZoomHost(host string) bool {
+// zoomSource returns the host part of the first host source in h.Sources
+// that host matches ("*.zoom.us"), in a stable order.
+func (h *ReportHandler) zoomSource(host string) (string, bool) {
 	if !isHostPart(host) || strings.Contains(host, "*") {
-		return false
+		return "", false
 	}
-	for _, srcs := range h.Sources {
-		for _, src := range srcs {
+	dirs := make([]string, 0, len(h.Sources))
+	for d := range h.Sources {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		for _, src := range h.Sources[d] {
 			if s := parseSource(src); s.kind == kindHost && s.host != "*" && hostMatches(s.host, host) {
-				return true
+				return s.host, true
 			}
 		}
 	}
-	return false
+	return "", false
 }
 
-// hostLabel returns host as a label while fewer than MaxHosts distinct
-// hosts have been seen, "zoom-other" after.
-func (h *ReportHandler) hostLabel(host string) string {
-	max := h.MaxHosts
-	if max <= 0 {
-		max = 50
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.hosts == nil {
-		h.hosts = map[string]bool{}
-	}
-	if !h.hosts[host] {
-		if len(h.hosts) >= max {
-			return "zoom-other"
+// hostLabel is host when it is one of KnownHosts, else the host part of the
+// Zoom source it matched.
+func (h *ReportHandler) hostLabel(host, source string) string {
+	for _, k := range h.KnownHosts {
+		if strings.EqualFold(k, host) {
+			return strings.ToLower(k)
 		}
-		h.hosts[host] = true
 	}
-	return host
+	return source
+}
+
+// disposition bounds the report's disposition for the log.
+func disposition(d string) string {
+	switch d {
+	case "enforce", "report", "":
+		return d
+	}
+	return "other"
 }
 
 // stripURL drops user info, query and fragment, and bounds the length.

@@ -2,6 +2,7 @@ package csp
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -40,12 +41,13 @@ type reportEnv struct {
 func newReportEnv() *reportEnv {
 	e := &reportEnv{reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}, now: time.Unix(1_700_000_000, 0)}
 	e.h = &ReportHandler{
-		Site:    "shop",
-		Sources: DefaultSources(),
-		Prefix:  "/__cobrowse",
-		Metrics: NewMetrics(e.reg),
-		Logger:  slog.New(slog.NewJSONHandler(e.logs, nil)),
-		Now:     func() time.Time { return e.now },
+		Site:       "shop",
+		Sources:    DefaultSources(),
+		KnownHosts: []string{"us01-zcb.zoom.us"},
+		Prefix:     "/__cobrowse",
+		Metrics:    NewMetrics(e.reg),
+		Logger:     slog.New(slog.NewJSONHandler(e.logs, nil)),
+		Now:        func() time.Time { return e.now },
 		ClientAddr: func(r *http.Request) netip.Addr {
 			a, _ := netip.ParseAddr(r.Header.Get("X-Test-IP"))
 			return a
@@ -175,24 +177,49 @@ func TestReportHandlerRateLimit(t *testing.T) {
 	}
 }
 
+// TestReportHandlerBoundedLabels: 60 made-up Zoom hosts in 3 requests
+// (the attack seen) add no label of their own, and the real CDN host keeps
+// its label afterwards; labels come from KnownHosts and Sources only.
 func TestReportHandlerBoundedLabels(t *testing.T) {
 	e := newReportEnv()
-	e.h.MaxHosts = 2
-	for i, host := range []string{"a.zoom.us", "b.zoom.us", "c.zoom.us", "d.zoom.us", "a.zoom.us"} {
+	for req := range 3 {
+		var batch []string
+		for i := range 20 {
+			batch = append(batch, fmt.Sprintf(`{"type":"csp-violation","body":{"blockedURL":"https://junk%d.zoom.us/x","effectiveDirective":"made-up-directive"}}`, req*20+i))
+		}
 		e.now = e.now.Add(time.Minute) // stay under the rate limit
-		body := `{"csp-report":{"blocked-uri":"https://` + host + `/x","effective-directive":"made-up-directive"}}`
-		if w := e.post("6.6.6.6", "application/csp-report", body); w.Code != http.StatusNoContent {
-			t.Fatalf("report %d: %d", i, w.Code)
+		if w := e.post("6.6.6.6", "application/reports+json", "["+strings.Join(batch, ",")+"]"); w.Code != http.StatusNoContent {
+			t.Fatalf("report %d: %d", req, w.Code)
 		}
 	}
-	if got := counter(t, e.h.Metrics.Violations, "shop", "other", "zoom-other"); got != 2 {
-		t.Errorf("zoom-other = %v", got)
+	e.now = e.now.Add(time.Minute)
+	body := `{"csp-report":{"blocked-uri":"https://US01-ZCB.zoom.us/static/x.js","effective-directive":"script-src-elem"}}`
+	if w := e.post("6.6.6.6", "application/csp-report", body); w.Code != http.StatusNoContent {
+		t.Fatalf("real host: %d", w.Code)
 	}
-	if got := counter(t, e.h.Metrics.Violations, "shop", "other", "a.zoom.us"); got != 2 {
-		t.Errorf("a.zoom.us = %v", got)
+	if got := counter(t, e.h.Metrics.Violations, "shop", "other", "*.zoom.us"); got != 60 {
+		t.Errorf("*.zoom.us = %v, want 60", got)
 	}
-	if n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total"); n != 3 {
-		t.Errorf("%d series", n)
+	if got := counter(t, e.h.Metrics.Violations, "shop", "script-src-elem", "us01-zcb.zoom.us"); got != 1 {
+		t.Errorf("us01-zcb.zoom.us = %v, want 1", got)
+	}
+	if n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total"); n != 2 {
+		t.Errorf("%d series, want 2", n)
+	}
+}
+
+// TestReportHandlerBoundedLog: no field of a report makes a log line long.
+func TestReportHandlerBoundedLog(t *testing.T) {
+	e := newReportEnv()
+	big := strings.Repeat("A", 12000)
+	body := `{"csp-report":{"blocked-uri":"https://us01-zcb.zoom.us/` + big + `","document-uri":"https://shop.example/` + big +
+		`","source-file":"` + big + `","effective-directive":"script-src","disposition":"` + big + `"}}`
+	if w := e.post("7.7.7.7", "application/csp-report", body); w.Code != http.StatusNoContent {
+		t.Fatalf("status %d", w.Code)
+	}
+	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
+	if len(lines) != 1 || len(lines[0]) > 1500 {
+		t.Errorf("%d log lines, the first %d bytes long, want one under 1500:\n%.300s", len(lines), len(lines[0]), lines[0])
 	}
 }
 

@@ -77,6 +77,7 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 			site.Endpoints["/csp-report"] = &csp.ReportHandler{
 				Site:       sc.Name,
 				Sources:    site.cspSources,
+				KnownHosts: cdnHosts(cfg.Zoom.CDN),
 				Prefix:     prefix,
 				Metrics:    cspMetrics,
 				Logger:     log,
@@ -277,4 +278,13 @@ func InitSettings(cfg *config.Config, i int) map[string]any {
 		settings["piiMask"] = mask
 	}
 	return settings
+}
+
+// cdnHosts is the SDK's CDN host, which also serves the agent desk: the one
+// Zoom host CSP violation reports count under its own name.
+func cdnHosts(cdn string) []string {
+	if u, err := url.Parse(cdn); err == nil && u.Hostname() != "" {
+		return []string{strings.ToLower(u.Hostname())}
+	}
+	return nil
 }
