@@ -311,3 +311,22 @@ func TestIdentityFromPrefixes(t *testing.T) {
 		t.Errorf("FromPrefixes() = %q, want %q", got, want)
 	}
 }
+
+// TestAnnotationPassThroughChecked: keys passed through inside
+// settings.annotation are checked for a JSON form like every other
+// pass-through value, so init never gets settings it cannot encode.
+func TestAnnotationPassThroughChecked(t *testing.T) {
+	_, err := Parse([]byte(`
+zoom: {sdkKey: K}
+sites:
+  - name: shop
+    hosts: [shop.example.com]
+    upstream: http://127.0.0.1:3000
+    settings:
+      annotation: {tools: {1: pen}}
+`), "", nil)
+	want := "sites[0].settings.annotation.tools: has a non-string key; init settings are JSON, whose object keys are strings (quote the key)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse = %v\nwant %s", err, want)
+	}
+}
