@@ -32,6 +32,24 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	return c, nil
 }
 
+// LoadAllowingMissingEnv is Load for checking a config's structure where
+// the secrets' environment variables are not set (a CI job validating a
+// config repository): an unset ${NAME} expands to "" and is returned as a
+// warning instead of an error, and so are the complaints it causes about
+// the same key (an empty zoom.sdkKey). Every other problem is still an
+// error. The Config it returns is for inspection only: never run with it.
+func LoadAllowingMissingEnv(path string, lookupEnv func(string) (string, bool)) (*Config, Errors, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	c, unset, err := parse(data, filepath.Dir(path), lookupEnv, true)
+	if err != nil {
+		return nil, unset, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, unset, nil
+}
+
 // Parse turns YAML into a validated Config:
 //
 //  1. decode into a yaml.Node (a syntax error names the line);
@@ -48,19 +66,26 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 // found early suppresses later reports about the same key. lookupEnv is the
 // environment (os.LookupEnv in production); nil means no variable is set.
 func Parse(data []byte, baseDir string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	c, _, err := parse(data, baseDir, lookupEnv, false)
+	return c, err
+}
+
+// parse is Parse; with allowUnset, unset variables are returned apart, as
+// warnings, instead of among the errors.
+func parse(data []byte, baseDir string, lookupEnv func(string) (string, bool), allowUnset bool) (*Config, Errors, error) {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, nil, err
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("line %d: a second YAML document (---) starts here; the config must be one document", extra.Line)
+		return nil, nil, fmt.Errorf("line %d: a second YAML document (---) starts here; the config must be one document", extra.Line)
 	} else if !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, nil, err
 	}
 
 	st := &shapeState{expanded: map[*yaml.Node]bool{}, visited: map[visitKey]bool{}}
@@ -68,7 +93,7 @@ func Parse(data []byte, baseDir string, lookupEnv func(string) (string, bool)) (
 	if len(doc.Content) > 0 && !isNull(doc.Content[0]) {
 		root := doc.Content[0]
 		if root.Kind != yaml.MappingNode {
-			return nil, fmt.Errorf("line %d: the top level must be a mapping of keys such as zoom: and sites:", root.Line)
+			return nil, nil, fmt.Errorf("line %d: the top level must be a mapping of keys such as zoom: and sites:", root.Line)
 		}
 		expandNode(root, "", lookupEnv, &st.es, st.expanded)
 		st.shape(root, configType, "")
@@ -83,11 +108,26 @@ func Parse(data []byte, baseDir string, lookupEnv func(string) (string, bool)) (
 		verrs = err.(Errors)
 	}
 	all := mergeErrors(st.es, verrs)
-	if len(all) > 0 {
-		return nil, all
+	var unset Errors
+	if allowUnset {
+		kept := all[:0:0]
+		for _, e := range all {
+			if strings.HasPrefix(e.Message, unsetEnvPrefix) {
+				unset = append(unset, e)
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		all = kept
 	}
-	return &c, nil
+	if len(all) > 0 {
+		return nil, unset, all
+	}
+	return &c, unset, nil
 }
+
+// unsetEnvPrefix starts the message about an unset ${NAME}.
+const unsetEnvPrefix = "environment variable "
 
 // mergeErrors appends later to first, dropping any later error about a key
 // already reported (or one inside it): when a variable is unset or a value
@@ -172,7 +212,7 @@ func expandString(s string, lookup func(string) (string, bool)) (string, []strin
 			case ok:
 				b.WriteString(v)
 			default:
-				problems = append(problems, fmt.Sprintf("environment variable %s is not set; export it or write ${%s:-default}", name, name))
+				problems = append(problems, fmt.Sprintf(unsetEnvPrefix+"%s is not set; export it or write ${%s:-default}", name, name))
 			}
 		default:
 			b.WriteByte('$')

@@ -120,3 +120,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, output %q lacks %s", code, stdout.String(), runtime.Version())
 	}
 }
+
+// validate -allow-missing-env checks a config where the secrets' variables
+// are not set (CI): they are warnings and the exit is 0 when nothing else
+// is wrong; other problems still fail it, and run has no such flag.
+func TestValidateAllowMissingEnv(t *testing.T) {
+	t.Setenv("ZOOM_SDK_KEY", "")
+	os.Unsetenv("ZOOM_SDK_KEY")
+	const example = "../../config.example.yaml"
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"validate", "-config", example}, 1, "", "zoom.sdkKey: environment variable ZOOM_SDK_KEY is not set"},
+		{[]string{"validate", "-allow-missing-env", "-config", example}, 0, "OK", "1 unset environment variable(s), allowed by -allow-missing-env"},
+		{[]string{"validate", "-allow-missing-env", "-config", "testdata/bad.yaml"}, 1, "", `sites[0].upstream: "ftp://x" must be an http or https URL`},
+		{[]string{"run", "-allow-missing-env", "-config", example}, 2, "", "flag provided but not defined"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runMain(tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, %q and %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}

@@ -30,7 +30,8 @@ const usage = `cobrowse-proxy adds Zoom Cobrowse to a website without changing i
 
 Usage:
   cobrowse-proxy run -config FILE       serve the sites configured in FILE
-  cobrowse-proxy validate -config FILE  check FILE and list every problem (exit 1 if any)
+  cobrowse-proxy validate -config FILE [-allow-missing-env]
+                                        check FILE and list every problem (exit 1 if any)
   cobrowse-proxy demo [-listen ADDR]    run a demo shop behind the proxy on loopback
   cobrowse-proxy token -config FILE -role 1|2 [-user-id X] [-user-name Y]
                                         mint a token for debugging

@@ -124,13 +124,28 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "path to the YAML config file (required)")
+	allowMissingEnv := fs.Bool("allow-missing-env", false,
+		"check the structure even where ${VARS} are not set (CI without the secrets): report them as warnings, not errors")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
 		return usageError{"-config FILE is required"}
 	}
-	cfg, err := config.Load(*path, os.LookupEnv)
+	var cfg *config.Config
+	var err error
+	if *allowMissingEnv {
+		var unset config.Errors
+		cfg, unset, err = config.LoadAllowingMissingEnv(*path, os.LookupEnv)
+		if len(unset) > 0 {
+			fmt.Fprintf(stderr, "%s: %d unset environment variable(s), allowed by -allow-missing-env (run needs them):\n", *path, len(unset))
+			for _, e := range unset {
+				fmt.Fprintf(stderr, "  %s\n", e.Error())
+			}
+		}
+	} else {
+		cfg, err = config.Load(*path, os.LookupEnv)
+	}
 	if err != nil {
 		printConfigErrors(stderr, *path, err)
 		return errReported
