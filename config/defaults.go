@@ -25,7 +25,7 @@ const (
 	DefaultResponseHeaderTimeout = 60 * time.Second
 	DefaultUpstreamIdleTimeout   = 60 * time.Second
 	DefaultIdleConnTimeout       = 90 * time.Second
-	DefaultMaxIdleConnsPerHost   = 64
+	DefaultMaxIdleConnsPerHost   = 1024 // see proxy.TransportOptions.MaxIdleConnsPerHost
 	DefaultUnknownHostStatus     = 421
 	DefaultMaxScanBytes          = 64 << 10
 

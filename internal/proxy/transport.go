@@ -12,7 +12,17 @@ type TransportOptions struct {
 	TLSHandshakeTimeout   time.Duration
 	ResponseHeaderTimeout time.Duration
 	IdleConnTimeout       time.Duration
-	MaxIdleConnsPerHost   int
+	// MaxIdleConnsPerHost is how many idle connections to one upstream are
+	// kept for reuse. It should be at least the peak number of concurrent
+	// requests to that upstream: at a peak of N, up to N connections are
+	// open, and every one beyond the pool is closed by the proxy when its
+	// request ends, which leaves a TIME_WAIT socket on the proxy's side for
+	// a minute and costs a new handshake for the next request. 1,000
+	// keep-alive clients for 20 s on loopback left 13,403 TIME_WAIT sockets
+	// with a pool of 64 and 30 to 65 with 1024 (and served 40-75% more requests).
+	// An idle connection costs a few KiB here and at the upstream, and is
+	// closed after IdleConnTimeout; the config default is 1024.
+	MaxIdleConnsPerHost int
 }
 
 // NewTransport returns the upstream transport. Compression is left to the
