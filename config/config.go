@@ -198,6 +198,11 @@ func parseTrusted(s string) (netip.Prefix, bool) {
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // text | json
+	// Access writes one info line per public request ("access": client,
+	// method, host, path, status, bytes, duration in seconds, user agent,
+	// site). Off by default: in front of the proxy there is usually an
+	// ingress or load balancer that already logs every request.
+	Access bool `yaml:"access"`
 }
 
 // SlogLevel returns Level as a slog.Level; anything unrecognised is Info
@@ -349,8 +354,14 @@ type TokenAgent struct {
 	// InsecureCookie leaves Secure off the session cookie: plain-HTTP
 	// development only.
 	InsecureCookie bool `yaml:"insecureCookie"`
-	// Rate limits agent sign-ins and agent token requests per client address.
+	// Rate limits failed agent authentications (a wrong key at sign-in, an
+	// agent token request without valid credentials) per client address:
+	// a lock-out against guessing that successful agents do not use up.
 	Rate RateLimit `yaml:"rate"`
+	// IdentityRate limits agent token requests per authenticated agent
+	// (key name or forwarded identity), so agents behind one NAT do not
+	// share a bucket.
+	IdentityRate RateLimit `yaml:"identityRate"`
 
 	// sessionKeyFromFile records that Parse filled SessionKey from
 	// SessionKeyFile, so Validate does not take the pair for a conflict.
@@ -410,8 +421,8 @@ func (a TokenAgent) redacted() agentView {
 // String prints the settings with the session key redacted.
 func (a TokenAgent) String() string {
 	v := a.redacted()
-	return fmt.Sprintf("{keys:%v identity:%+v sessionTTL:%s sessionKey:%q sessionKeyFile:%q insecureCookie:%t rate:%+v}",
-		v.Keys, v.Identity, v.SessionTTL, v.SessionKey, v.SessionKeyFile, v.InsecureCookie, v.Rate)
+	return fmt.Sprintf("{keys:%v identity:%+v sessionTTL:%s sessionKey:%q sessionKeyFile:%q insecureCookie:%t rate:%+v identityRate:%+v}",
+		v.Keys, v.Identity, v.SessionTTL, v.SessionKey, v.SessionKeyFile, v.InsecureCookie, v.Rate, v.IdentityRate)
 }
 
 // GoString makes %#v redact the session key too.

@@ -249,8 +249,9 @@ func TestTokenAndCSPDefaults(t *testing.T) {
 		MaxBodyBytes: 8192,
 		Customer:     TokenCustomer{Rate: RateLimit{Every: 10 * time.Second, Burst: 5, MaxClients: 10000}},
 		Agent: TokenAgent{
-			SessionTTL: 8 * time.Hour,
-			Rate:       RateLimit{Every: 6 * time.Second, Burst: 10, MaxClients: 10000},
+			SessionTTL:   8 * time.Hour,
+			Rate:         RateLimit{Every: 6 * time.Second, Burst: 10, MaxClients: 10000},
+			IdentityRate: RateLimit{Every: 2 * time.Second, Burst: 30, MaxClients: 10000},
 		},
 	}
 	if !reflect.DeepEqual(tok, want) {

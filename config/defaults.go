@@ -38,6 +38,9 @@ const (
 	DefaultCustomerRateBurst = 5
 	DefaultAgentRateEvery    = 6 * time.Second
 	DefaultAgentRateBurst    = 10
+	// An agent's own bucket: a desk reload is one token request.
+	DefaultAgentIdentityRateEvery = 2 * time.Second
+	DefaultAgentIdentityRateBurst = 30
 	DefaultRateMaxClients    = 10000
 	DefaultAgentSessionTTL   = 8 * time.Hour
 
@@ -92,11 +95,11 @@ func applyDefaults(c *Config) {
 	setDur(&c.Proxy.DialTimeout, DefaultDialTimeout)
 	setDur(&c.Proxy.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	setDur(&c.Proxy.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	setDur(&c.Proxy.UpstreamIdleTimeout, DefaultUpstreamIdleTimeout)
 	setDur(&c.Proxy.IdleConnTimeout, DefaultIdleConnTimeout)
 	setInt(&c.Proxy.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
 	setInt(&c.Proxy.UnknownHostStatus, DefaultUnknownHostStatus)
 	setInt(&c.Proxy.MaxScanBytes, DefaultMaxScanBytes)
-	setDur(&c.Proxy.UpstreamIdleTimeout, DefaultUpstreamIdleTimeout)
 
 	setStr(&c.Log.Level, "info")
 	setStr(&c.Log.Format, "text")
@@ -118,6 +121,7 @@ func applyDefaults(c *Config) {
 	}
 	setDur(&a.SessionTTL, DefaultAgentSessionTTL)
 	setRate(&a.Rate, DefaultAgentRateEvery, DefaultAgentRateBurst)
+	setRate(&a.IdentityRate, DefaultAgentIdentityRateEvery, DefaultAgentIdentityRateBurst)
 
 	setBool(&c.Masking.AutoMaskSensitiveInputs, true)
 

@@ -530,7 +530,7 @@ sites:
 		{"unknown key under agent", `
 zoom: {sdkKey: K}
 token: {agent: {key: abc}}
-` + minimalSite, "token.agent.key: unknown key at line 3; valid keys here: keys, identity, sessionTTL, sessionKey, sessionKeyFile, insecureCookie, rate"},
+` + minimalSite, "token.agent.key: unknown key at line 3; valid keys here: keys, identity, sessionTTL, sessionKey, sessionKeyFile, insecureCookie, rate, identityRate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

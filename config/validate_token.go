@@ -153,4 +153,5 @@ func (c *Config) validateAgent(es *Errors) {
 		es.add(kp, kv, "must be at least %d bytes; generate one with: openssl rand -base64 48", minSessionKeyBytes)
 	}
 	validateRate(es, p+".rate", a.Rate, DefaultAgentRateBurst)
+	validateRate(es, p+".identityRate", a.IdentityRate, DefaultAgentIdentityRateBurst)
 }

@@ -1,6 +1,7 @@
 // Package ratelimit is the token-bucket limiter shared by the token
 // endpoint, the CSP report endpoint and on-demand certificate issuance:
-// one bucket per client address (per /64 for IPv6), in bounded memory.
+// one bucket per client address (per /64 for IPv6), or per any other key
+// (an agent's identity), in bounded memory.
 package ratelimit
 
 import (
@@ -24,21 +25,43 @@ type Limit struct {
 // Limiter is a token bucket per client address. IPv4 addresses are keyed
 // as they are; IPv6 addresses by their /64, because one host usually owns a
 // whole /64 and could otherwise rotate addresses to escape the limit.
+type Limiter struct {
+	k *Keyed[netip.Prefix]
+}
+
+// New returns a limiter; now is the clock (nil: time.Now).
+func New(l Limit, now func() time.Time) *Limiter {
+	return &Limiter{k: NewKeyed[netip.Prefix](l, now)}
+}
+
+// Allow takes one request's worth from addr's bucket. When the bucket is
+// empty it returns false and how long until the next request would pass.
+func (l *Limiter) Allow(addr netip.Addr) (bool, time.Duration) { return l.k.Allow(clientKey(addr)) }
+
+// Check reports what Allow would, without taking anything: for limits that
+// count only failures, checked before the attempt and charged after it.
+func (l *Limiter) Check(addr netip.Addr) (bool, time.Duration) { return l.k.Check(clientKey(addr)) }
+
+// Len reports how many clients are tracked (for tests and a gauge).
+func (l *Limiter) Len() int { return l.k.Len() }
+
+// Keyed is a token bucket per key of any comparable type: a client address
+// prefix (Limiter), an agent's identity.
 //
 // Memory is bounded: at most MaxClients buckets are kept. A full bucket is
 // the same as no bucket, so when the map is full those are dropped first
 // (losslessly); if that frees less than a tenth of the map, arbitrary
 // buckets are dropped too, which can only make the limiter more lenient
-// toward those clients, never refuse anyone wrongly. Dropping a tenth at a
-// time keeps the cost per new client constant on average.
-type Limiter struct {
+// toward those keys, never refuse anyone wrongly. Dropping a tenth at a
+// time keeps the cost per new key constant on average.
+type Keyed[K comparable] struct {
 	every time.Duration
 	burst float64
 	max   int
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[netip.Prefix]*bucket
+	buckets map[K]*bucket
 }
 
 type bucket struct {
@@ -46,26 +69,33 @@ type bucket struct {
 	last   time.Time
 }
 
-// New returns a limiter; now is the clock (nil: time.Now).
-func New(l Limit, now func() time.Time) *Limiter {
+// NewKeyed returns a limiter by key; now is the clock (nil: time.Now).
+func NewKeyed[K comparable](l Limit, now func() time.Time) *Keyed[K] {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{
+	return &Keyed[K]{
 		every: l.Every, burst: float64(l.Burst), max: max(l.MaxClients, 1), now: now,
-		buckets: make(map[netip.Prefix]*bucket),
+		buckets: make(map[K]*bucket),
 	}
 }
 
-// Allow takes one request's worth from addr's bucket. When the bucket is
+// Allow takes one request's worth from key's bucket. When the bucket is
 // empty it returns false and how long until the next request would pass.
-func (l *Limiter) Allow(addr netip.Addr) (bool, time.Duration) {
-	key := clientKey(addr)
+func (l *Keyed[K]) Allow(key K) (bool, time.Duration) { return l.take(key, 1) }
+
+// Check reports what Allow would, without taking anything.
+func (l *Keyed[K]) Check(key K) (bool, time.Duration) { return l.take(key, 0) }
+
+func (l *Keyed[K]) take(key K, n float64) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
+		if n == 0 {
+			return true, 0 // no bucket is a full bucket
+		}
 		if len(l.buckets) >= l.max {
 			l.evict(now)
 		}
@@ -74,28 +104,28 @@ func (l *Limiter) Allow(addr netip.Addr) (bool, time.Duration) {
 	}
 	l.refill(b, now)
 	if b.tokens >= 1 {
-		b.tokens--
+		b.tokens -= n
 		return true, 0
 	}
 	wait := time.Duration(math.Ceil((1 - b.tokens) * float64(l.every)))
 	return false, wait
 }
 
-// Len reports how many clients are tracked (for tests and a gauge).
-func (l *Limiter) Len() int {
+// Len reports how many keys are tracked.
+func (l *Keyed[K]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
 }
 
-func (l *Limiter) refill(b *bucket, now time.Time) {
+func (l *Keyed[K]) refill(b *bucket, now time.Time) {
 	if d := now.Sub(b.last); d > 0 && l.every > 0 {
 		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.every))
 	}
 	b.last = now
 }
 
-func (l *Limiter) evict(now time.Time) {
+func (l *Keyed[K]) evict(now time.Time) {
 	target := max(l.max/10, 1)
 	freed := 0
 	for k, b := range l.buckets {

@@ -152,6 +152,7 @@ func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p
 			SessionKey:     sessionKey,
 			InsecureCookie: a.InsecureCookie,
 			Rate:           rate(a.Rate),
+			IdentityRate:   rate(a.IdentityRate),
 		},
 		Scheme:     p.Scheme,
 		ClientAddr: p.ClientAddr,

@@ -2,6 +2,7 @@ package token
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"reflect"
@@ -329,5 +330,118 @@ func TestKeyDisplayName(t *testing.T) {
 		if !ok || id.UserID != tt.id || id.UserName != tt.name {
 			t.Errorf("VerifyKey(%q) = %+v %v, want id %q name %q", tt.key, id, ok, tt.id, tt.name)
 		}
+	}
+}
+
+// TestAgentRateLimitsNAT: the office-NAT case with the default limits.
+// Failures are charged to the client address, successes are not; an
+// authenticated agent's token requests are charged to the agent.
+func TestAgentRateLimitsNAT(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Agent.Keys = []AgentKey{{Name: "alice", Hash: HashKey("ka")}, {Name: "bob", Hash: HashKey("kb")}}
+	})
+	nat := map[string]string{"X-Test-Client": "203.0.113.7"}
+	for i := range 8 {
+		if r := login(e, "typo", nat); r.header.Get("Location") != DefaultPrefix+"/agent?error=invalid_key" {
+			t.Fatalf("wrong key %d: %d %q", i, r.status, r.header.Get("Location"))
+		}
+	}
+	// 8 typos, then the right key from the same address: signed in.
+	for _, k := range []string{"ka", "kb", "ka"} {
+		if r := login(e, k, nat); r.header.Get("Location") != DefaultPrefix+"/agent" || r.header.Get("Set-Cookie") == "" {
+			t.Fatalf("right key after 8 typos: %d %q", r.status, r.header.Get("Location"))
+		}
+	}
+	// A valid key asks for more than 10 tokens: its own bucket (burst 30).
+	bearer := func(k string) map[string]string {
+		return map[string]string{"X-Test-Client": "203.0.113.7", "Authorization": "Bearer " + k}
+	}
+	for i := range 30 {
+		if r := e.postToken(`{"role":2}`, bearer("ka")); r.status != http.StatusOK {
+			t.Fatalf("alice's token %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if r := e.postToken(`{"role":2}`, bearer("ka")); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "2" {
+		t.Errorf("alice's 31st token: %d Retry-After %q, want 429 and 2", r.status, r.header.Get("Retry-After"))
+	}
+	if r := e.postToken(`{"role":2}`, bearer("kb")); r.status != http.StatusOK {
+		t.Errorf("bob behind the same NAT: %d %s", r.status, r.body)
+	}
+	// Failures still lock the address out: 2 more typos make 10, then even
+	// the right key waits.
+	for range 2 {
+		login(e, "typo", nat)
+	}
+	if r := login(e, "ka", nat); r.header.Get("Location") != DefaultPrefix+"/agent?error=rate_limited" || r.header.Get("Set-Cookie") != "" {
+		t.Errorf("after 10 failures: %d %q", r.status, r.header.Get("Location"))
+	}
+	// Wrong bearer keys are failures too, from another address.
+	other := map[string]string{"X-Test-Client": "198.51.100.9", "Authorization": "Bearer nope"}
+	for i := range 10 {
+		if r := e.postToken(`{"role":2}`, other); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d: %d", i+1, r.status)
+		}
+	}
+	if r := e.postToken(`{"role":2}`, other); r.status != http.StatusTooManyRequests {
+		t.Errorf("11th wrong bearer: %d, want 429", r.status)
+	}
+}
+
+// TestLogoutRevokes: after Sign out, a copy of the session cookie taken
+// before it is refused by the server, not only forgotten by the browser;
+// a new sign-in works.
+func TestLogoutRevokes(t *testing.T) {
+	e := newEnv(t, agentKeyOpts("k"))
+	c := sessionCookie(t, login(e, "k", nil))
+	other := sessionCookie(t, login(e, "k", nil)) // another browser of the same agent, in the same second
+	tok := func(c *http.Cookie) int {
+		return e.do(http.MethodPost, DefaultPrefix+"/token", "application/json", `{"role":2}`, e.sameOrigin(), c).status
+	}
+	if s := tok(c); s != http.StatusOK {
+		t.Fatalf("before sign-out: %d", s)
+	}
+	if r := e.do(http.MethodPost, DefaultPrefix+"/agent/logout", "application/x-www-form-urlencoded", "", e.sameOrigin(), c); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if s := tok(c); s != http.StatusUnauthorized {
+		t.Errorf("the signed-out cookie replayed: %d, want 401", s)
+	}
+	if s := tok(other); s != http.StatusOK {
+		t.Errorf("another session of the same agent: %d, want 200", s)
+	}
+	if s := tok(sessionCookie(t, login(e, "k", nil))); s != http.StatusOK {
+		t.Errorf("a new sign-in after sign-out: %d", s)
+	}
+}
+
+// TestRevocationsBounded: the revocation list never grows past maxRevoked,
+// and expired entries leave first.
+func TestRevocationsBounded(t *testing.T) {
+	c := newClock()
+	s := NewSessions(SessionOptions{Secret: StaticSecret(testSecret), TTL: time.Hour, Now: c.Now})
+	for i := range maxRevoked + 50 {
+		w := &headerRecorder{h: http.Header{}}
+		if err := s.Issue(w, Identity{UserID: fmt.Sprintf("a%d", i), UserName: "A", Method: MethodKey}); err != nil {
+			t.Fatal(err)
+		}
+		s.Revoke(&http.Request{Header: http.Header{"Cookie": {w.h.Get("Set-Cookie")}}})
+	}
+	if n := len(s.revoked); n != maxRevoked {
+		t.Errorf("%d revocations kept, want %d", n, maxRevoked)
+	}
+}
+
+// noSecret is the demo without ZOOM_SDK_SECRET: nothing can be signed.
+type noSecret struct{}
+
+func (noSecret) Secret() ([]byte, error) { return nil, ErrNoSecret }
+
+// TestLoginWithoutSecret: the right key without an SDK secret gets the
+// desk's page with an error to show, not a raw JSON 503.
+func TestLoginWithoutSecret(t *testing.T) {
+	e := newEnv(t, func(o *Options) { agentKeyOpts("k")(o); o.Secret = noSecret{} })
+	r := login(e, "k", nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != DefaultPrefix+"/agent?error=unavailable" || r.header.Get("Set-Cookie") != "" {
+		t.Errorf("%d Location %q Set-Cookie %q, want 303 to the desk with error=unavailable", r.status, r.header.Get("Location"), r.header.Get("Set-Cookie"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
@@ -42,7 +43,8 @@ func New(o Options) (*Service, error) {
 	h := &Handler{
 		minter: minter, agents: agents, opts: o,
 		customers: ratelimit.New(o.CustomerRate, o.Now),
-		agentRate: ratelimit.New(o.Agent.Rate, o.Now),
+		agentFail: ratelimit.New(o.Agent.Rate, o.Now),
+		agentRate: ratelimit.NewKeyed[string](o.Agent.IdentityRate, o.Now),
 	}
 	return &Service{
 		Minter: minter, Agents: agents, Sessions: sess, Token: h,
@@ -68,7 +70,8 @@ type Handler struct {
 	minter    *Minter
 	agents    *AgentAuth
 	customers *ratelimit.Limiter
-	agentRate *ratelimit.Limiter
+	agentFail *ratelimit.Limiter       // failed agent authentications, per client address
+	agentRate *ratelimit.Keyed[string] // agent token requests, per authenticated agent
 	opts      Options
 }
 
@@ -152,11 +155,12 @@ func (h *Handler) agent(w http.ResponseWriter, r *http.Request, req parsed) {
 		h.refuse(w, r, RoleAgent, http.StatusForbidden, ReasonUnauthenticated, fieldError{"role", "agent tokens are disabled: no agent authentication is configured"})
 		return
 	}
-	if !h.allow(w, r, h.agentRate, RoleAgent) {
+	if !h.allowTry(w, r) {
 		return
 	}
 	id, ok := h.agents.Authenticate(r)
 	if !ok {
+		h.agentFail.Allow(h.opts.ClientAddr(r))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cobrowse-proxy agent"`)
 		h.refuse(w, r, RoleAgent, http.StatusUnauthorized, ReasonUnauthenticated, fieldError{"authorization", ReasonUnauthenticated})
 		return
@@ -165,6 +169,10 @@ func (h *Handler) agent(w http.ResponseWriter, r *http.Request, req parsed) {
 	// request the browser makes; refuse those that say they are cross-site.
 	if id.Method != MethodKey && !notCrossOrigin(r, h.opts.Scheme(r)) {
 		h.refuse(w, r, RoleAgent, http.StatusForbidden, ReasonCrossOrigin, fieldError{"origin", ReasonCrossOrigin})
+		return
+	}
+	if ok, wait := h.agentRate.Allow(id.Method + ":" + id.UserID); !ok {
+		h.tooMany(w, r, RoleAgent, wait)
 		return
 	}
 	h.mint(w, r, Claims{Role: RoleAgent, UserID: id.UserID, UserName: id.UserName, TTL: req.ttl}, "")
@@ -188,10 +196,24 @@ func (h *Handler) mint(w http.ResponseWriter, r *http.Request, c Claims, pin str
 func (h *Handler) allow(w http.ResponseWriter, r *http.Request, l *ratelimit.Limiter, role Role) bool {
 	ok, wait := l.Allow(h.opts.ClientAddr(r))
 	if !ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
-		h.refuse(w, r, role, http.StatusTooManyRequests, ReasonRateLimited, fieldError{"client", ReasonRateLimited})
+		h.tooMany(w, r, role, wait)
 	}
 	return ok
+}
+
+// allowTry answers 429 when the client has used up its failed agent
+// authentications. It takes nothing: only a failure is charged, after it.
+func (h *Handler) allowTry(w http.ResponseWriter, r *http.Request) bool {
+	ok, wait := h.agentFail.Check(h.opts.ClientAddr(r))
+	if !ok {
+		h.tooMany(w, r, RoleAgent, wait)
+	}
+	return ok
+}
+
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, role Role, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
+	h.refuse(w, r, role, http.StatusTooManyRequests, ReasonRateLimited, fieldError{"client", ReasonRateLimited})
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, role Role, status int, reason string, errs ...fieldError) {

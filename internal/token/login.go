@@ -31,7 +31,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, sess *Sessions) 
 		return
 	}
 	desk := h.opts.Prefix + "/agent"
-	if ok, wait := h.agentRate.Allow(h.opts.ClientAddr(r)); !ok {
+	if ok, wait := h.agentFail.Check(h.opts.ClientAddr(r)); !ok {
 		h.opts.Metrics.refused(RoleAgent, ReasonRateLimited)
 		h.log(r.Context(), "agent sign-in refused", RoleAgent, ReasonRateLimited, r)
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(wait), 10))
@@ -40,14 +40,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, sess *Sessions) 
 	}
 	id, ok := h.agents.VerifyKey(r.PostForm.Get(LoginField))
 	if !ok {
+		h.agentFail.Allow(h.opts.ClientAddr(r)) // only failures are charged
 		h.opts.Metrics.refused(RoleAgent, ReasonUnauthenticated)
 		h.log(r.Context(), "agent sign-in refused", RoleAgent, ReasonUnauthenticated, r)
 		http.Redirect(w, r, desk+"?error=invalid_key", http.StatusSeeOther)
 		return
 	}
 	if err := sess.Issue(w, id); err != nil {
+		// No SDK secret (the demo without ZOOM_SDK_SECRET) or an unreadable
+		// secret file: the agent gets a page that says what to set, not JSON.
+		h.opts.Metrics.refused(RoleAgent, ReasonUnavailable)
 		h.opts.Logger.LogAttrs(r.Context(), slog.LevelError, "agent session not issued", slog.String("error", err.Error()))
-		h.refuse(w, r, RoleAgent, http.StatusServiceUnavailable, ReasonUnavailable, fieldError{"session", "sign-in is unavailable, try again later"})
+		http.Redirect(w, r, desk+"?error="+ReasonUnavailable, http.StatusSeeOther)
 		return
 	}
 	h.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "agent signed in", slog.String("agent", id.UserID),
@@ -55,12 +59,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, sess *Sessions) 
 	http.Redirect(w, r, desk, http.StatusSeeOther)
 }
 
-// logout serves POST {prefix}/agent/logout: clears the cookie, 303 to the desk.
+// logout serves POST {prefix}/agent/logout: revokes the session here (a
+// copy of the cookie stops working too), clears it in the browser, 303 to
+// the desk.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, sess *Sessions) {
 	w.Header().Set("Cache-Control", "no-store")
 	if !h.formPost(w, r) {
 		return
 	}
+	sess.Revoke(r)
 	sess.Clear(w)
 	http.Redirect(w, r, h.opts.Prefix+"/agent", http.StatusSeeOther)
 }

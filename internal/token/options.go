@@ -80,9 +80,15 @@ type AgentOptions struct {
 	// InsecureCookie leaves Secure off the session cookie: plain-HTTP
 	// development on a non-localhost name only.
 	InsecureCookie bool
-	// Rate limits agent sign-ins and agent token requests per client
-	// address (default one per 6 s, burst 10, 10000 clients).
+	// Rate limits failed agent authentications per client address
+	// (default one per 6 s, burst 10, 10000 clients): wrong keys at
+	// sign-in and agent token requests without valid credentials use it
+	// up; successful ones do not, so one agent's typos behind an office NAT
+	// lock out guessing, not every colleague.
 	Rate RateLimit
+	// IdentityRate limits agent token requests per authenticated agent
+	// (default one per 2 s, burst 30, 10000 agents).
+	IdentityRate RateLimit
 }
 
 // SetDefaults fills zero fields with their defaults.
@@ -98,6 +104,7 @@ func (o *Options) SetDefaults() {
 	}
 	rateDefaults(&o.CustomerRate, 10*time.Second, 5)
 	rateDefaults(&o.Agent.Rate, 6*time.Second, 10)
+	rateDefaults(&o.Agent.IdentityRate, 2*time.Second, 30)
 	if o.Agent.SessionTTL == 0 {
 		o.Agent.SessionTTL = DefaultSessionTTL
 	}
@@ -165,6 +172,7 @@ func (o *Options) Validate() error {
 	}
 	checkRate("customer.rate", o.CustomerRate)
 	checkRate("agent.rate", o.Agent.Rate)
+	checkRate("agent.identityRate", o.Agent.IdentityRate)
 	names, hashes := map[string]bool{}, map[string]bool{}
 	for i, k := range o.Agent.Keys {
 		f := fmt.Sprintf("agent.keys[%d]", i)

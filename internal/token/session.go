@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,6 +42,10 @@ const maxCookieLen = 2048
 // SDK secret itself, and rotating the SDK secret signs all agents out
 // (which is what a rotation after a leak should do). Expiry is part of the
 // signed payload and enforced here, whatever the browser keeps.
+//
+// Sign-out revokes the cookie here, not only in the browser: a copy taken
+// before sign-out stops working at once. Revocations are kept in memory
+// until the cookie would have expired, at most maxRevoked of them.
 type Sessions struct {
 	secret   SecretSource // used when key is nil
 	key      []byte
@@ -46,7 +53,15 @@ type Sessions struct {
 	path     string
 	insecure bool
 	now      func() time.Time
+
+	mu      sync.Mutex
+	revoked map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
 }
+
+// maxRevoked bounds the revocation list. Only a signed-in agent can add to
+// it (sign-out needs a valid cookie), entries leave when their cookie
+// expires, and past the bound the revocation closest to expiry goes first.
+const maxRevoked = 10000
 
 // SessionOptions configure Sessions.
 type SessionOptions struct {
@@ -87,6 +102,9 @@ type sessionPayload struct {
 	Via     string `json:"via"`
 	Iat     int64  `json:"iat"`
 	Exp     int64  `json:"exp"`
+	// ID makes every cookie unique, so revoking one (sign-out) never
+	// revokes a later sign-in of the same agent within the same second.
+	ID string `json:"id,omitempty"`
 }
 
 func (s *Sessions) signingKey() ([]byte, error) {
@@ -127,7 +145,10 @@ func (s *Sessions) Issue(w http.ResponseWriter, agent Identity) error {
 		via = agent.Via
 	}
 	now := s.now().Unix()
-	p := sessionPayload{Version: 1, Sub: agent.UserID, Name: agent.UserName, Via: via, Iat: now, Exp: now + int64(s.ttl/time.Second)}
+	var id [12]byte
+	rand.Read(id[:]) // never returns an error (crypto/rand, Go 1.24+)
+	p := sessionPayload{Version: 1, Sub: agent.UserID, Name: agent.UserName, Via: via, Iat: now, Exp: now + int64(s.ttl/time.Second),
+		ID: base64.RawURLEncoding.EncodeToString(id[:])}
 	js, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("session cookie: %w", err)
@@ -146,6 +167,43 @@ func (s *Sessions) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, s.cookie("", -1))
 }
 
+// Revoke makes r's session cookie, when it is valid, invalid from now on,
+// whoever presents it.
+func (s *Sessions) Revoke(r *http.Request) {
+	p, sig, ok := s.parse(r)
+	if !ok {
+		return
+	}
+	now := s.now().Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revoked == nil {
+		s.revoked = map[[sha256.Size]byte]int64{}
+	}
+	if len(s.revoked) >= maxRevoked {
+		var first [sha256.Size]byte
+		firstExp := int64(math.MaxInt64)
+		for k, exp := range s.revoked {
+			if exp <= now {
+				delete(s.revoked, k)
+			} else if exp < firstExp {
+				first, firstExp = k, exp
+			}
+		}
+		if len(s.revoked) >= maxRevoked {
+			delete(s.revoked, first)
+		}
+	}
+	s.revoked[sig] = p.Exp
+}
+
+func (s *Sessions) isRevoked(sig [sha256.Size]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.revoked[sig]
+	return ok
+}
+
 func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: SessionCookie, Value: value, Path: s.path, MaxAge: maxAge,
@@ -157,35 +215,44 @@ func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
 // whose MAC does not verify (tampered, or signed before a secret rotation)
 // or whose signed expiry has passed is refused.
 func (s *Sessions) Agent(r *http.Request) (Identity, bool) {
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" || len(c.Value) > maxCookieLen {
-		return Identity{}, false
-	}
-	body, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return Identity{}, false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return Identity{}, false
-	}
-	key, err := s.signingKey()
-	if err != nil {
-		return Identity{}, false
-	}
-	if !hmac.Equal(got, mac(key, body)) {
-		return Identity{}, false
-	}
-	js, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return Identity{}, false
-	}
-	var p sessionPayload
-	if err := json.Unmarshal(js, &p); err != nil || p.Version != 1 {
-		return Identity{}, false
-	}
-	if now := s.now().Unix(); now >= p.Exp || p.Exp-p.Iat > int64(s.ttl/time.Second) || checkUserID(p.Sub) != nil {
+	p, sig, ok := s.parse(r)
+	if !ok || s.isRevoked(sig) {
 		return Identity{}, false
 	}
 	return Identity{UserID: p.Sub, UserName: CleanName(p.Name, MaxUserNameLen), Method: MethodSession, Via: p.Via}, true
+}
+
+// parse returns the payload and MAC of a valid, unexpired session cookie.
+func (s *Sessions) parse(r *http.Request) (p sessionPayload, sig [sha256.Size]byte, ok bool) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > maxCookieLen {
+		return p, sig, false
+	}
+	body, sigText, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return p, sig, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sigText)
+	if err != nil || len(got) != sha256.Size {
+		return p, sig, false
+	}
+	key, err := s.signingKey()
+	if err != nil {
+		return p, sig, false
+	}
+	if !hmac.Equal(got, mac(key, body)) {
+		return p, sig, false
+	}
+	js, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return p, sig, false
+	}
+	if err := json.Unmarshal(js, &p); err != nil || p.Version != 1 {
+		return p, sig, false
+	}
+	if now := s.now().Unix(); now >= p.Exp || p.Exp-p.Iat > int64(s.ttl/time.Second) || checkUserID(p.Sub) != nil {
+		return p, sig, false
+	}
+	copy(sig[:], got)
+	return p, sig, true
 }

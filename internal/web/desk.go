@@ -102,9 +102,11 @@ func (d *Desk) policy() string {
 }
 
 var loginErrors = map[string]string{
-	"invalid_key":               "That access key is not valid.",
-	token.ReasonRateLimited:     "Too many attempts. Wait a minute and try again.",
-	"session_expired":           "Your session has ended. Sign in again.",
+	"invalid_key":           "That access key is not valid.",
+	token.ReasonRateLimited: "Too many attempts. Wait a minute and try again.",
+	"session_expired":       "Your session has ended. Sign in again.",
+	token.ReasonUnavailable: "Signing in is unavailable: the proxy has no Zoom SDK secret to sign sessions and tokens with. " +
+		"Set zoom.sdkSecret or zoom.sdkSecretFile in its config (for the demo, the ZOOM_SDK_SECRET environment variable) and restart it.",
 	token.ReasonUnauthenticated: "Sign in to continue.",
 	"":                          "",
 }

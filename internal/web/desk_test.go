@@ -32,6 +32,8 @@ func TestDesk(t *testing.T) {
 			[]string{`action="/__cobrowse/agent/login"`, `name="key"`}, []string{"data-desk-url", "<script>"}},
 		{"bad key message", srv.URL + "/__cobrowse/agent?error=invalid_key", "", 200,
 			[]string{"That access key is not valid."}, nil},
+		{"no SDK secret: says what to set", srv.URL + "/__cobrowse/agent?error=unavailable", "", 200,
+			[]string{"no Zoom SDK secret", "zoom.sdkSecret", "ZOOM_SDK_SECRET", `name="key"`}, nil},
 		{"unknown error value shows nothing odd", srv.URL + "/__cobrowse/agent?error=<b>x</b>", "", 200,
 			nil, []string{"<b>x</b>"}},
 		{"agent with key", srv.URL + "/__cobrowse/agent", key, 200,
