@@ -2,12 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 )
 
 // A bad flag is a usage error: exit 2, and the problem said once.
@@ -143,6 +152,43 @@ func TestValidateAllowMissingEnv(t *testing.T) {
 		code := runMain(tc.args, &stdout, &stderr)
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
 			t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, %q and %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// log.access switches the access line on at info level; it is off by
+// default.
+func TestAccessLogSwitch(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
+	defer up.Close()
+	for _, access := range []bool{false, true} {
+		yml := fmt.Sprintf("log: {format: json, access: %t}\nzoom: {sdkKey: k}\nsites: [{name: shop, hosts: [shop.localhost], upstream: %q}]\n", access, up.URL)
+		cfg, err := config.Parse([]byte(yml), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs syncBuffer
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- serve(ctx, cfg, server.Listeners{HTTP: ln}, newLogger(&logs, cfg.Log.SlogLevel(), cfg.Log.Format))
+		}()
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+		req.Host = "shop.localhost"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		cancel()
+		<-done
+		if got := strings.Contains(logs.String(), `"msg":"access"`); got != access {
+			t.Errorf("log.access %t: access line written = %t\n%s", access, got, logs.String())
 		}
 	}
 }

@@ -64,6 +64,9 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 		TrustedPeers: cfg.Proxy.TrustedPrefixes(),
 		Metrics:      m,
 	}
+	if cfg.Log.Access {
+		opts.Handler = handler.WithAccessLog(log)
+	}
 	if l.HTTPS != nil {
 		httpAddr := ""
 		if l.HTTP != nil {

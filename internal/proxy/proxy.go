@@ -191,7 +191,7 @@ func (p *Proxy) account(x *exchange, r *http.Request, code int, aborted bool) {
 	attrs := []slog.Attr{
 		slog.String("request_id", x.id), slog.String("site", x.site.Name),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", code), slog.Duration("duration", time.Since(x.start)),
+		slog.Int("status", code), slog.Float64("duration_s", time.Since(x.start).Seconds()),
 	}
 	if x.decision != "" {
 		attrs = append(attrs, slog.String("inject", x.decision))

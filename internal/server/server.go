@@ -168,10 +168,10 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	}
 	ready.Store(false)
 	if d := o.Server.DrainDelay; d > 0 && ctx.Err() != nil {
-		log.Info("draining: not ready, still serving", "for", d)
+		log.Info("draining: not ready, still serving", "for", d.String())
 		time.Sleep(d)
 	}
-	log.Info("shutting down", "grace", o.Server.ShutdownGrace)
+	log.Info("shutting down", "grace", o.Server.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.Server.ShutdownGrace)
 	defer cancel()
 	shutdown := func(s served) {
