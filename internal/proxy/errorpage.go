@@ -6,6 +6,17 @@ import (
 	"net/http"
 )
 
+// writeClientErrorPage answers a request whose body could not be read.
+func writeClientErrorPage(w http.ResponseWriter, id string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Connection", "close")
+	w.WriteHeader(http.StatusBadRequest)
+	fmt.Fprintf(w, "Bad request: the request body is malformed or incomplete (request id %s).\n", id)
+}
+
 // writeErrorPage answers with a short page that says what happened and
 // carries the request id, which also appears in the proxy's log line.
 func writeErrorPage(w http.ResponseWriter, code int, id string) {

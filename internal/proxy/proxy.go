@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,6 +111,10 @@ type exchange struct {
 	// timeout applies); idle is set when the idle timeout fired.
 	cancelUpstream context.CancelCauseFunc
 	idle           atomic.Bool
+	// bodyErr is set when reading the client's request body failed (a
+	// malformed chunked encoding, a body cut short): the transport then
+	// fails, but the fault is the client's.
+	bodyErr atomic.Bool
 }
 
 // New returns a Proxy.
@@ -228,6 +233,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Host = pr.In.Host
 	}
 	setForwarded(pr, x.trusted, p.strip)
+	if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
+		pr.Out.Body = &clientBody{ReadCloser: pr.Out.Body, failed: &x.bodyErr}
+	}
 	stripOwnCookies(pr.Out.Header)
 	pr.Out.Header.Set("X-Request-Id", x.id)
 }
@@ -258,6 +266,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		// The client left; nobody is there to answer.
 		p.opts.Metrics.ClientErrors.WithLabelValues(x.site.Name, "client_gone").Inc()
+		return
+	}
+	if x.bodyErr.Load() {
+		// The client's request body broke, not the upstream.
+		p.opts.Metrics.ClientErrors.WithLabelValues(x.site.Name, "client_body").Inc()
+		p.log.LogAttrs(r.Context(), slog.LevelDebug, "request body from the client is malformed",
+			slog.String("request_id", x.id), slog.String("site", x.site.Name), slog.Any("error", err))
+		writeClientErrorPage(w, x.id)
 		return
 	}
 	kind, code := classify(err)
@@ -305,6 +321,22 @@ func newRequestID() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// clientBody is the client's request body on its way upstream; it notes a
+// failed read so that errorHandler can tell a client's malformed body from
+// an upstream failure.
+type clientBody struct {
+	io.ReadCloser
+	failed *atomic.Bool
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
 }
 
 // bufferPool lends ReverseProxy its 32 KiB copy buffers.

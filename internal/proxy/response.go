@@ -40,9 +40,19 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	// path is the one include/exclude patterns speak of (not the
 	// upstream's prefixed one).
 	req := x.in
-	d := inject.Decide(req, res, x.site.Policy, decodable)
+	d := inject.Decide(decisionRequest(req), res, x.site.Policy, decodable)
 	if d.Inject || dependsOnRequestHeaders(d.Reason) {
 		addVary(res.Header)
+	}
+	if d.Inject && !req.ProtoAtLeast(1, 1) {
+		// HTTP/1.0 has no chunked encoding: an injected page, whose length
+		// is not known before it has all passed, would be delimited by
+		// closing the connection, and an upstream that died mid-page would
+		// look like a complete page. Buffering whole pages to count them
+		// is what this proxy never does, so these clients (no browser in
+		// use speaks HTTP/1.0) get the page as the upstream sent it, with
+		// its Content-Length.
+		d = inject.Decision{Reason: ReasonHTTP10}
 	}
 	if !d.Inject {
 		x.decision = d.Reason
@@ -68,15 +78,24 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 
 	upstreamCoding, _ := encoding.Normalize(res.Header.Get("Content-Encoding"))
-	dec, err := p.opts.Codecs.NewReader(upstreamCoding, res.Body)
-	if err != nil {
-		return err // cannot happen: Decide checked decodable
-	}
 	// Re-encode only what the upstream encoded; never compress a body the
 	// upstream chose to send plain.
 	clientCoding := ""
 	if upstreamCoding != "" {
 		clientCoding = encoding.Negotiate(req.Header.Values("Accept-Encoding"), upstreamCoding)
+	}
+	if req.Method == http.MethodHead {
+		// The GET this HEAD stands for would be injected: announce GET's
+		// headers (no Content-Length, since the injected length is not
+		// known without reading the page), not the upstream's.
+		x.decision = inject.ReasonMethod
+		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, inject.ReasonMethod).Inc()
+		injectedHeaders(res, upstreamCoding, clientCoding)
+		return nil
+	}
+	dec, err := p.opts.Codecs.NewReader(upstreamCoding, res.Body)
+	if err != nil {
+		return err // cannot happen: Decide checked decodable
 	}
 	body := &rewriteBody{
 		p:        p,
@@ -100,7 +119,29 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		}
 	}
 	res.Body = body
+	injectedHeaders(res, upstreamCoding, clientCoding)
+	return nil
+}
 
+// ReasonHTTP10 is the injection outcome of a page requested over HTTP/1.0,
+// passed through unchanged (see modifyResponse).
+const ReasonHTTP10 = "http10"
+
+// decisionRequest is req as inject.Decide should see it: a HEAD is decided
+// as the GET it stands for, so that its headers match GET's.
+func decisionRequest(req *http.Request) *http.Request {
+	if req.Method != http.MethodHead {
+		return req
+	}
+	g := *req
+	g.Method = http.MethodGet
+	return &g
+}
+
+// injectedHeaders fixes the headers that injection makes wrong: the length
+// and digests of the body, a strong ETag, the content coding the client
+// gets.
+func injectedHeaders(res *http.Response, upstreamCoding, clientCoding string) {
 	h := res.Header
 	res.ContentLength = -1 // chunked; ReverseProxy flushes each write
 	h.Del("Content-Length")
@@ -118,7 +159,6 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if upstreamCoding != "" && !varyHas(h, "Accept-Encoding") {
 		h.Add("Vary", "Accept-Encoding")
 	}
-	return nil
 }
 
 // decisionVary names the request headers inject.Decide reads: Sec-Fetch-Dest
