@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 const testTag = `<script src="/__cobrowse/bootstrap.js"></script>`
@@ -70,6 +71,12 @@ func TestRewriterPlacement(t *testing.T) {
 			"<!doctype html><html><head>|\n  <title>a  b</title>\n  <meta charset=utf-8>\n<script src=a.js></script>"},
 		{"meta http-equiv", `<!doctype html><head><meta name=viewport content="w"><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=utf-8">|<link rel=stylesheet href=a.css>`, Injected,
 			`<!doctype html><head>|<meta name=viewport content="w"><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=utf-8"><link rel=stylesheet href=a.css>`},
+		// Browsers honour a charset declaration only in the first 1024
+		// bytes: one within them keeps ahead of the tag, one past them
+		// does not (so the lookahead is 1024 bytes, not more).
+		{"meta charset within 1024 bytes", "<!doctype html><html><head><title>" + strings.Repeat("x", 900) + "</title><meta charset=utf-8>|<body>", Injected,
+			"<!doctype html><html><head>|<title>" + strings.Repeat("x", 900) + "</title><meta charset=utf-8><body>"},
+		{"meta charset past 1024 bytes", "<!doctype html><html><head>|<title>" + strings.Repeat("x", 1100) + "</title><meta charset=utf-8><body>", Injected, ""},
 		{"meta charset after script stays", "<!doctype html><head>|<script>var a=1</script><meta charset=utf-8>", Injected, ""},
 		{"implied head at meta charset", "<!doctype html><meta charset=utf-8>|<title>t</title><p>x", Injected, ""},
 		{"scripts in head", "<!doctype html><html><head>|<script src=/app.js></script><script>window.x=1</script></head>", Injected, ""},
@@ -246,7 +253,13 @@ func TestRewriterDoesNotWaitForMore(t *testing.T) {
 			}
 			got <- string(acc)
 		}()
-		out := <-got // the test times out if the rewriter waits on the pause
+		var out string
+		select {
+		case out = <-got:
+		case <-time.After(10 * time.Second):
+			close(src.release) // let the reader finish, then fail
+			t.Fatalf("%q: the rewriter waited for bytes the upstream has not sent", first)
+		}
 		close(src.release)
 		if !strings.Contains(first, "<head>") { // no head yet: nothing to inject
 			if out != first {

@@ -172,13 +172,7 @@ type nodeRun struct {
 // runInNode runs the rendered script in the fake DOM.
 func runInNode(t *testing.T, b *Bootstrap, nonce, src string) nodeRun {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		node, err = exec.LookPath("nodejs")
-	}
-	if err != nil {
-		t.Skip("node is not installed: apt-get install -y nodejs (CI installs it)")
-	}
+	node := nodePath(t)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "bootstrap.js")
 	if err := os.WriteFile(script, b.body, 0o600); err != nil {
@@ -260,4 +254,21 @@ func TestBootstrapWidgetInNode(t *testing.T) {
 	if m := plain["piiMask"].(map[string]any); m["maskCssSelectors"] != ".w" || m["maskType"] != "custom_input" || plain["x"] != 1 {
 		t.Errorf("withMask on empty settings: %v", plain)
 	}
+}
+
+// nodePath finds Node.js. Without it the test skips with how to install
+// it, except under CI (CI set), where a missing tool must fail the run.
+func nodePath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"node", "nodejs"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "node is not installed: apt-get install -y nodejs (CI installs it)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
 }

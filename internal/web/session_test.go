@@ -110,13 +110,7 @@ func scenarioBootstrap(t *testing.T) *Bootstrap {
 // returned into out.
 func runScenario(t *testing.T, b *Bootstrap, scenario string, out any) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		node, err = exec.LookPath("nodejs")
-	}
-	if err != nil {
-		t.Skip("node is not installed: apt-get install -y nodejs (CI installs it)")
-	}
+	node := nodePath(t)
 	dir := t.TempDir()
 	files := map[string][]byte{"bootstrap.js": b.body, "harness.js": []byte(scenarioHarness), "scenario.js": []byte(scenario)}
 	for name, data := range files {
