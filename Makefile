@@ -5,11 +5,11 @@ GO        ?= go
 FUZZTIME  ?= 50000x
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: test vet fmt-check unit fuzz bench bench-smoke build demo
+.PHONY: test vet lint fmt-check unit fuzz bench bench-smoke build demo mutate
 
-## test: formatting, vet, unit/integration tests with the race detector,
+## test: formatting, vet and staticcheck, unit/integration tests with the race detector,
 ## bounded fuzzing, and one pass of every benchmark so none of them rots
-test: fmt-check vet unit fuzz bench-smoke
+test: fmt-check lint unit fuzz bench-smoke
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -44,3 +44,8 @@ build:
 
 demo:
 	$(GO) run ./cmd/cobrowse-proxy demo
+
+## lint: go vet and staticcheck (pinned; installed into the module cache by go run)
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	$(STATICCHECK) ./...

@@ -41,8 +41,8 @@ const (
 	// An agent's own bucket: a desk reload is one token request.
 	DefaultAgentIdentityRateEvery = 2 * time.Second
 	DefaultAgentIdentityRateBurst = 30
-	DefaultRateMaxClients    = 10000
-	DefaultAgentSessionTTL   = 8 * time.Hour
+	DefaultRateMaxClients         = 10000
+	DefaultAgentSessionTTL        = 8 * time.Hour
 
 	DefaultTLSReloadInterval     = 30 * time.Second
 	DefaultACMECA                = "https://acme-v02.api.letsencrypt.org/directory"

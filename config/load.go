@@ -93,7 +93,7 @@ func parse(data []byte, baseDir string, lookupEnv func(string) (string, bool), a
 	if len(doc.Content) > 0 && !isNull(doc.Content[0]) {
 		root := doc.Content[0]
 		if root.Kind != yaml.MappingNode {
-			return nil, nil, fmt.Errorf("line %d: the top level must be a mapping of keys such as zoom: and sites:", root.Line)
+			return nil, nil, fmt.Errorf("line %d: the top level must be a mapping of keys such as zoom and sites", root.Line)
 		}
 		expandNode(root, "", lookupEnv, &st.es, st.expanded)
 		st.shape(root, configType, "")

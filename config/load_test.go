@@ -292,7 +292,7 @@ log:
 			"sites: no sites configured; add at least one site with name, hosts and upstream"},
 		{"syntax error names the line", "zoom: {sdkKey: K}\nlog:\n  level: info: debug\n", `yaml: line 3: mapping values are not allowed in this context`},
 		{"two documents", "zoom: {sdkKey: K}\n---\nsites: []\n", `line 2: a second YAML document (---) starts here; the config must be one document`},
-		{"top level list", "- a\n- b\n", `line 1: the top level must be a mapping of keys such as zoom: and sites:`},
+		{"top level list", "- a\n- b\n", `line 1: the top level must be a mapping of keys such as zoom and sites`},
 		{"anchors and merge keys", `
 zoom: {sdkKey: K}
 sites:
