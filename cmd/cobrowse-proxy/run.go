@@ -91,13 +91,18 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 		}
 		defer m.Close()
 		// SIGHUP re-reads certificate files now rather than at the next check.
+		// The goroutine ends before serve returns (and so before m.Close),
+		// however serve returns: it never reloads a closed manager.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		hupCtx, stopHup := context.WithCancel(ctx)
+		hupDone := make(chan struct{})
+		defer func() { signal.Stop(hup); stopHup(); <-hupDone }()
 		go func() {
+			defer close(hupDone)
 			for {
 				select {
-				case <-ctx.Done():
+				case <-hupCtx.Done():
 					return
 				case <-hup:
 					if err := m.Reload(); err != nil {

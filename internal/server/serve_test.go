@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -356,5 +357,61 @@ func TestServeDrainDelay(t *testing.T) {
 	}
 	if got := status(c, httpURL+"/"); got != -1 {
 		t.Errorf("after shutdown: %d, want a refused connection", got)
+	}
+}
+
+// failingListener accepts until fail is closed, then reports a permanent
+// error, as a listener whose socket broke does.
+type failingListener struct {
+	net.Listener
+	fail chan struct{}
+}
+
+func (f *failingListener) Accept() (net.Conn, error) {
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { c, err := f.Listener.Accept(); ch <- res{c, err} }()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-f.fail:
+		f.Listener.Close()
+		return nil, errors.New("listener broke")
+	}
+}
+
+// TestServeDrainInterrupted: a listener that fails during the drain delay
+// ends the wait; Serve does not sleep out a long delay and reports why.
+func TestServeDrainInterrupted(t *testing.T) {
+	fl := &failingListener{Listener: listen(t), fail: make(chan struct{})}
+	l := server.Listeners{HTTP: fl, Admin: listen(t)}
+	defer l.Close()
+	settings := serverSettings(3 * time.Second)
+	settings.DrainDelay = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- server.Serve(ctx, l, server.Options{
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
+			Server:  settings,
+			Logger:  slog.New(slog.DiscardHandler),
+		})
+	}()
+	c := plainClient()
+	adminURL := "http://" + l.Admin.Addr().String()
+	waitFor(t, "/readyz 200", func() bool { return status(c, adminURL+"/readyz") == 200 })
+	cancel()
+	waitFor(t, "/readyz 503", func() bool { return status(c, adminURL+"/readyz") == 503 })
+	close(fl.fail)
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "listener broke") {
+			t.Errorf("Serve returned %v, want the listener's failure", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve slept out the drain delay after a listener failed")
 	}
 }

@@ -87,60 +87,10 @@ type Options struct {
 func Serve(ctx context.Context, l Listeners, o Options) error {
 	log := o.Logger
 	var ready atomic.Bool
-	newServer := func(h http.Handler, name string) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: o.Server.ReadHeaderTimeout,
-			ReadTimeout:       o.Server.ReadTimeout,
-			WriteTimeout:      o.Server.WriteTimeout,
-			IdleTimeout:       o.Server.IdleTimeout,
-			MaxHeaderBytes:    o.Server.MaxHeaderBytes,
-			ErrorLog:          slog.NewLogLogger(log.With("listener", name).Handler(), slog.LevelDebug),
-			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		}
-	}
-	type served struct {
-		srv   *http.Server
-		ln    net.Listener
-		tls   bool
-		admin bool
-	}
-	var all []served
-	if l.HTTPS != nil {
-		s := newServer(o.Handler, "https")
-		s.TLSConfig = o.TLS
-		all = append(all, served{s, l.HTTPS, true, false})
-		if l.HTTP != nil {
-			h := o.Handler
-			if o.HTTPHandler != nil {
-				h = o.HTTPHandler(h)
-			}
-			all = append(all, served{newServer(h, "http"), l.HTTP, false, false})
-		}
-	} else if l.HTTP != nil {
-		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false, false})
-	}
-	if l.Admin != nil {
-		all = append(all, served{newServer(adminHandler(o.Gather, &ready), "admin"), l.Admin, false, true})
-	}
+	all := servers(ctx, l, o, &ready)
 	if len(all) == 0 {
 		return errors.New("no listener to serve on")
 	}
-	for i := range all {
-		all[i].ln = newAcceptLogger(all[i].ln, all[i].ln.Addr().String(), log)
-	}
-	if max := o.Server.MaxConnsPerClient; max > 0 {
-		var refused prometheus.Counter
-		if o.Metrics != nil {
-			refused = o.Metrics.ConnsRefused
-		}
-		for i := range all {
-			if !all[i].admin {
-				all[i].ln = newClientListener(all[i].ln, max, o.TrustedPeers, refused, log)
-			}
-		}
-	}
-
 	errc := make(chan error, len(all))
 	var wg sync.WaitGroup
 	for _, s := range all {
@@ -167,12 +117,87 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 	case serveErr = <-errc:
 	}
 	ready.Store(false)
-	if d := o.Server.DrainDelay; d > 0 && ctx.Err() != nil {
+	if d := o.Server.DrainDelay; d > 0 && serveErr == nil {
+		// Still serving while the endpoint leaves the load balancer; a
+		// listener that fails meanwhile ends the wait.
 		log.Info("draining: not ready, still serving", "for", d.String())
-		time.Sleep(d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case serveErr = <-errc:
+			t.Stop()
+		}
 	}
-	log.Info("shutting down", "grace", o.Server.ShutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), o.Server.ShutdownGrace)
+	shutdownAll(all, o.Server.ShutdownGrace, log)
+	wg.Wait()
+	return serveErr
+}
+
+// served is one listener with its server.
+type served struct {
+	srv   *http.Server
+	ln    net.Listener
+	tls   bool
+	admin bool
+}
+
+// servers builds a server per open listener, the public ones wrapped by the
+// accept-error logger and the per-client connection limit.
+func servers(ctx context.Context, l Listeners, o Options, ready *atomic.Bool) []served {
+	log := o.Logger
+	newServer := func(h http.Handler, name string) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: o.Server.ReadHeaderTimeout,
+			ReadTimeout:       o.Server.ReadTimeout,
+			WriteTimeout:      o.Server.WriteTimeout,
+			IdleTimeout:       o.Server.IdleTimeout,
+			MaxHeaderBytes:    o.Server.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.With("listener", name).Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	var all []served
+	if l.HTTPS != nil {
+		s := newServer(o.Handler, "https")
+		s.TLSConfig = o.TLS
+		all = append(all, served{s, l.HTTPS, true, false})
+		if l.HTTP != nil {
+			h := o.Handler
+			if o.HTTPHandler != nil {
+				h = o.HTTPHandler(h)
+			}
+			all = append(all, served{newServer(h, "http"), l.HTTP, false, false})
+		}
+	} else if l.HTTP != nil {
+		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false, false})
+	}
+	if l.Admin != nil {
+		all = append(all, served{newServer(adminHandler(o.Gather, ready), "admin"), l.Admin, false, true})
+	}
+	for i := range all {
+		all[i].ln = newAcceptLogger(all[i].ln, all[i].ln.Addr().String(), log)
+	}
+	if max := o.Server.MaxConnsPerClient; max > 0 {
+		var refused prometheus.Counter
+		if o.Metrics != nil {
+			refused = o.Metrics.ConnsRefused
+		}
+		for i := range all {
+			if !all[i].admin {
+				all[i].ln = newClientListener(all[i].ln, max, o.TrustedPeers, refused, log)
+			}
+		}
+	}
+	return all
+}
+
+// shutdownAll shuts the public listeners down at once, under one grace
+// period, then the admin listener, so /readyz keeps saying "not ready"
+// while they drain.
+func shutdownAll(all []served, grace time.Duration, log *slog.Logger) {
+	log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	shutdown := func(s served) {
 		if err := s.srv.Shutdown(sctx); err != nil {
@@ -180,8 +205,6 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 			s.srv.Close()
 		}
 	}
-	// The public listeners at once, under one grace period; the admin
-	// listener last, so /readyz keeps saying "not ready" while they drain.
 	var swg sync.WaitGroup
 	for _, s := range all {
 		if s.admin {
@@ -196,8 +219,6 @@ func Serve(ctx context.Context, l Listeners, o Options) error {
 			shutdown(s)
 		}
 	}
-	wg.Wait()
-	return serveErr
 }
 
 func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {

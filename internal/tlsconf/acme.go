@@ -190,7 +190,9 @@ func checkStorage(dir string) error {
 	return os.Remove(f.Name())
 }
 
-func (s *acmeSource) start(ctx context.Context) error {
+// start manages the certificates and starts the expiry refresh, tracked by
+// wg so that Manager.Close waits for it.
+func (s *acmeSource) start(ctx context.Context, wg *sync.WaitGroup) error {
 	if len(s.names) == 0 {
 		return nil
 	}
@@ -202,7 +204,9 @@ func (s *acmeSource) start(ctx context.Context) error {
 	// the expiry gauge from the cache so it never goes stale.
 	rctx, cancel := context.WithCancel(ctx)
 	s.stop = cancel
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		t := time.NewTicker(expiryRefresh)
 		defer t.Stop()
 		for {

@@ -151,9 +151,6 @@ var modernCipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// Mode is the mode in force: config.TLSModeOff, Files or ACME.
-func (m *Manager) Mode() string { return m.mode }
-
 // TLSConfig returns the settings for the HTTPS listener (a new copy on each
 // call), or nil in mode off, when there is no HTTPS listener. The
 // certificate is chosen per handshake, so rotation and renewal need no
@@ -184,7 +181,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			m.files.watch(ctx)
 		}()
 	case m.acme != nil:
-		if err := m.acme.start(ctx); err != nil {
+		if err := m.acme.start(ctx, &m.wg); err != nil {
 			cancel()
 			return err
 		}
