@@ -67,8 +67,14 @@ func TestSIGHUPReloadsCertificateFiles(t *testing.T) {
 	if got := serial(); got != 1 {
 		t.Fatalf("serving serial %d, want 1", got)
 	}
-	time.Sleep(10 * time.Millisecond) // a different mtime for the new files
 	writePair(t, certFile, keyFile, 2)
+	// A different mtime for the new files, whatever the clock's resolution.
+	later := time.Now().Add(time.Minute)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := serial(); got != 1 {
 		t.Fatalf("picked up the new pair before SIGHUP (serial %d)", got)
 	}

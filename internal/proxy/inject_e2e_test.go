@@ -36,6 +36,11 @@ func TestInjectEndToEnd(t *testing.T) {
 		h.Add("Set-Cookie", "b=2; Path=/; HttpOnly")
 		h.Set("Cache-Control", "private, max-age=0")
 		h.Set("X-Foo", "bar")
+		// Digests of the upstream's bytes, which the injected body no
+		// longer matches: a client checking them would reject the page.
+		h.Set("Content-Digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:")
+		h.Set("Repr-Digest", "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:")
+		h.Set("Content-MD5", "Q2hlY2sgSW50ZWdyaXR5IQ==")
 		w.Write(doc)
 	}))
 	defer up.Close()
@@ -61,6 +66,11 @@ func TestInjectEndToEnd(t *testing.T) {
 	}
 	if got := h.Get("ETag"); got != `W/"abc"` {
 		t.Errorf("ETag %q, want W/\"abc\"", got)
+	}
+	for _, name := range []string{"Content-Digest", "Repr-Digest", "Content-MD5"} {
+		if v := h.Get(name); v != "" {
+			t.Errorf("stale %s %q kept on the rewritten page", name, v)
+		}
 	}
 	if got := h.Values("Set-Cookie"); !slices.Equal(got, []string{"a=1; Path=/", "b=2; Path=/; HttpOnly"}) {
 		t.Errorf("Set-Cookie %q", got)

@@ -257,9 +257,8 @@ func TestForwardedHeaders(t *testing.T) {
 			if got := strings.Join(s.hdr.Values("X-Forwarded-Proto"), " | "); got != c.wantProto {
 				t.Errorf("X-Forwarded-Proto %q, want %q", got, c.wantProto)
 			}
-			// From a trusted peer ReverseProxy (Rewrite mode) drops Forwarded
-			// before our hook runs; the tests do not pin that down.
-			if _, ok := s.hdr["Forwarded"]; c.name != "trusted peer" && ok != c.wantFwd {
+			// A trusted peer's Forwarded is kept, an untrusted one's dropped.
+			if _, ok := s.hdr["Forwarded"]; ok != c.wantFwd {
 				t.Errorf("Forwarded present=%v (%q), want %v", ok, s.hdr.Get("Forwarded"), c.wantFwd)
 			}
 			if s.host != c.wantHost {

@@ -71,13 +71,15 @@ func get(t *testing.T, base, host, path string, hdr map[string]string) (*http.Re
 // TestRouterHosts: only configured hosts are proxied; anything else is
 // refused without a request reaching the upstream.
 func TestRouterHosts(t *testing.T) {
-	for _, status := range []int{0, 404} {
+	// The expected status is literal, not read from the config under test:
+	// unset means 421 Misdirected Request.
+	for _, tc := range []struct{ configured, refused int }{{0, 421}, {404, 404}, {421, 421}} {
+		status, refused := tc.configured, tc.refused
 		up := newCountingUpstream(t)
 		cfg := baseConfig(up.URL)
 		cfg.Sites[0].Hosts = append(cfg.Sites[0].Hosts, "::1", "Mixed.Example.ORG.")
 		cfg.Proxy.UnknownHostStatus = status
 		ps := newProxy(t, cfg)
-		refused := cfg.Proxy.UnknownHostStatus
 		for _, c := range []struct {
 			host  string
 			proxy bool
