@@ -2,7 +2,6 @@ package encoding
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"testing"
 )
@@ -96,27 +95,3 @@ func BenchmarkNegotiate(b *testing.B) {
 	}
 }
 
-// FuzzDecode: arbitrary bytes under any coding end in io.EOF or an error,
-// never a panic or a hang.
-func FuzzDecode(f *testing.F) {
-	c := New(Options{})
-	for i, coding := range allCodings {
-		f.Add(uint8(i), encode(f, c, coding, []byte("<p>hello</p>"), 0, false))
-	}
-	f.Add(uint8(1), independentEncode(f, "deflate-raw", []byte("raw")))
-	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
-		coding := allCodings[int(which)%len(allCodings)]
-		r, err := c.NewReader(coding, bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		n, err := io.Copy(io.Discard, io.LimitReader(r, 64<<20))
-		if err == nil && n == 64<<20 {
-			return // a small input may legitimately expand a lot
-		}
-		if errors.Is(err, io.EOF) {
-			t.Fatalf("io.Copy surfaced io.EOF as an error: %v", err)
-		}
-	})
-}

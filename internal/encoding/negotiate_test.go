@@ -1,6 +1,8 @@
 package encoding
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -97,6 +99,8 @@ func FuzzNegotiate(f *testing.F) {
 	f.Add("gzip, deflate, br, zstd", "br")
 	f.Add("*;q=0.5, identity;q=0, gzip;Q=1.0", "")
 	f.Add(";;,=q=,", "zstd")
+	f.Add("gzip;q=0, br;q=0, *", "gzip")
+	f.Add("*;q=0, identity", "br")
 	f.Fuzz(func(t *testing.T, header, prefer string) {
 		got := Negotiate(strings.Split(header, "\n"), prefer)
 		switch got {
@@ -107,7 +111,63 @@ func FuzzNegotiate(f *testing.F) {
 		if got != "" && !strings.Contains(strings.ToLower(header), got) && !strings.Contains(header, "*") {
 			t.Fatalf("Negotiate chose %q, which %q does not mention", got, header)
 		}
+		// On well-formed headers, a second, simple reading of RFC 9110
+		// §12.5.3: the chosen coding is never one the client refused
+		// (q=0, or not listed while "*;q=0" is).
+		if got != "" && wellFormedAE.MatchString(header) {
+			if q, ok := refWeight(header, got); !ok || q == 0 {
+				t.Fatalf("Negotiate(%q) chose %q, which the header refuses (weight %v, listed %v)", header, got, q, ok)
+			}
+		}
 	})
+}
+
+// wellFormedAE matches an Accept-Encoding value of tokens with optional
+// q weights (0, 1, 0.x up to three decimals), comma-separated.
+var wellFormedAE = regexp.MustCompile(`^ *(?:[A-Za-z0-9*-]+(?: *; *[qQ]=(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))? *)(?:, *[A-Za-z0-9*-]+(?: *; *[qQ]=(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))? *)*$`)
+
+// refWeight is coding's weight in a well-formed header: its own entry (the
+// last one), else "*"'s; ok is false when neither is listed.
+func refWeight(header, coding string) (q float64, ok bool) {
+	own, star := -1.0, -1.0
+	for _, m := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(m, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		w := 1.0
+		if _, v, found := strings.Cut(strings.ToLower(params), "q="); found {
+			w, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+		switch name {
+		case coding:
+			own = w
+		case "*":
+			star = w
+		}
+	}
+	switch {
+	case own >= 0:
+		return own, true
+	case star >= 0:
+		return star, true
+	}
+	return 0, false
+}
+
+func TestRefWeight(t *testing.T) {
+	for _, tt := range []struct {
+		header, coding string
+		q              float64
+		ok             bool
+	}{
+		{"gzip;q=0, *", "gzip", 0, true},
+		{"*;q=0", "br", 0, true},
+		{"br;q=0.5", "br", 0.5, true},
+		{"gzip", "br", 0, false},
+	} {
+		if q, ok := refWeight(tt.header, tt.coding); q != tt.q || ok != tt.ok || !wellFormedAE.MatchString(tt.header) {
+			t.Errorf("refWeight(%q, %q) = %v %v (well-formed %v)", tt.header, tt.coding, q, ok, wellFormedAE.MatchString(tt.header))
+		}
+	}
 }
 
 func FuzzNormalize(f *testing.F) {
