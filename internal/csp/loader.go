@@ -85,7 +85,7 @@ func (m *merger) allowsPrefix(list []string) bool {
 	return covered(list, m.prefixSrc, m.selfScheme, m.selfOrigin)
 }
 
-// chooseNonce picks the tag's nonce (see MergeHeaders): a page nonce that
+// chooseNonce picks the tag's nonce (see Merger.Headers): a page nonce that
 // every needing list has, else a fresh one; with no list needing one, a
 // page nonce common to all lists that have nonces, so the tag looks like
 // the page's own scripts; else none.

@@ -33,7 +33,7 @@ type MergeOptions struct {
 	Prefix string
 	// NewNonce returns a fresh random base64 nonce (at least 128 bits). It
 	// is called at most once per merge, only when some policy needs a
-	// nonce the page does not already provide (see MergeHeaders).
+	// nonce the page does not already provide (see Merger.Headers).
 	NewNonce func() string
 	// ReportURI, when set, is added as "report-uri ReportURI" to every
 	// header policy that has neither report-uri nor report-to of its own,
@@ -65,8 +65,8 @@ const (
 
 // Result is the outcome of a merge.
 type Result struct {
-	// Value is the merged header value or meta content (MergeHeader,
-	// MergeMeta); empty for MergeHeaders, which edits the header in place.
+	// Value is the merged meta content (Merger.Meta); empty for
+	// Merger.Headers, which edits the header in place.
 	Value string
 	// Nonce is the nonce the injected <script> tag must carry (as
 	// nonce="Nonce"), "" when none is needed. It always matches the CSP
@@ -81,18 +81,19 @@ type Result struct {
 	Reason string
 }
 
-// MergeHeader merges every policy of one Content-Security-Policy (or
-// -Report-Only) header value. When the response has several header lines,
-// use MergeHeaders: only it can choose one nonce that satisfies them all.
-func MergeHeader(value string, o MergeOptions) Result {
-	r := newMerger(o).run([]string{value}, false)
-	r.Value = r.values[0]
-	return r.Result
-}
+// Merger merges the policies of one site's pages. Build it once per site
+// with NewMerger: the per-site work (which directives need which sources)
+// is done there, so each response pays only for its own policies.
+type Merger struct{ site merger }
 
-// MergeHeaders merges, in place, every Content-Security-Policy and
+// NewMerger prepares a Merger; o.SelfOrigin is ignored (each call gives
+// the page's origin).
+func NewMerger(o MergeOptions) *Merger { return &Merger{site: *newSiteMerger(o)} }
+
+// Headers merges, in place, every Content-Security-Policy and
 // Content-Security-Policy-Report-Only line of h, each policy on its own,
-// and returns the one nonce the injected tag must carry. When the result
+// and returns the one nonce the injected tag must carry, for a page of
+// origin selfOrigin. When the result
 // is skipped, h is left untouched.
 //
 // The nonce: browsers enforce every policy, so the tag must satisfy each
@@ -110,23 +111,6 @@ func MergeHeader(value string, o MergeOptions) Result {
 // site's report endpoint. The merge is skipped only when a needed nonce
 // cannot be made (NewNonce nil or invalid) or the prefix source is needed
 // and SelfOrigin is unusable.
-func MergeHeaders(h http.Header, o MergeOptions) Result {
-	if len(h.Values(HeaderEnforce))+len(h.Values(HeaderReportOnly)) == 0 {
-		return Result{Outcome: OutcomeUnchanged} // most pages: nothing to do, nothing allocated
-	}
-	return mergeHeaders(newMerger(o), h)
-}
-
-// Merger merges the policies of one site's pages. Build it once per site
-// with NewMerger: the per-site work (which directives need which sources)
-// is done there, so each response pays only for its own policies.
-type Merger struct{ site merger }
-
-// NewMerger prepares a Merger; o.SelfOrigin is ignored (each call gives
-// the page's origin).
-func NewMerger(o MergeOptions) *Merger { return &Merger{site: *newSiteMerger(o)} }
-
-// Headers is MergeHeaders for a page of origin selfOrigin.
 func (s *Merger) Headers(h http.Header, selfOrigin string) Result {
 	if len(h.Values(HeaderEnforce))+len(h.Values(HeaderReportOnly)) == 0 {
 		return Result{Outcome: OutcomeUnchanged}
@@ -134,7 +118,14 @@ func (s *Merger) Headers(h http.Header, selfOrigin string) Result {
 	return mergeHeaders(s.page(selfOrigin), h)
 }
 
-// Meta is MergeMeta for a page of origin selfOrigin.
+// Meta merges the content of a <meta http-equiv="Content-Security-Policy">
+// (the attribute value, entities already decoded; one policy, commas
+// included, as browsers read it). It adds the Zoom sources and the prefix
+// source for connect-src, never report-uri, and never a nonce: a meta policy
+// only governs what is fetched after it, and the loader tag sits before it
+// (the rewriter inserts it ahead of any CSP <meta>); the SDK script the
+// loader adds is allowed by 'strict-dynamic' (it is not parser-inserted)
+// or by the Zoom host source. Result.Nonce is always "".
 func (s *Merger) Meta(content, selfOrigin string) Result {
 	r := s.page(selfOrigin).run([]string{content}, true)
 	r.Value = r.values[0]
@@ -159,20 +150,6 @@ func mergeHeaders(m *merger, h http.Header) Result {
 			h[HeaderReportOnly] = slices.Clone(r.values[len(enforce):])
 		}
 	}
-	return r.Result
-}
-
-// MergeMeta merges the content of a <meta http-equiv="Content-Security-Policy">
-// (the attribute value, entities already decoded; one policy, commas
-// included, as browsers read it). It adds the Zoom sources and the prefix
-// source for connect-src, never report-uri, and never a nonce: a meta policy
-// only governs what is fetched after it, and the loader tag sits before it
-// (the rewriter inserts it ahead of any CSP <meta>); the SDK script the
-// loader adds is allowed by 'strict-dynamic' (it is not parser-inserted)
-// or by the Zoom host source. Result.Nonce is always "".
-func MergeMeta(content string, o MergeOptions) Result {
-	r := newMerger(o).run([]string{content}, true)
-	r.Value = r.values[0]
 	return r.Result
 }
 
@@ -207,12 +184,6 @@ func parentOf(name string) string {
 		return "style-src"
 	}
 	return ""
-}
-
-func newMerger(o MergeOptions) *merger {
-	m := newSiteMerger(o)
-	m.setSelf(o.SelfOrigin)
-	return m
 }
 
 // setSelf sets the page's origin, and from it the prefix source.
