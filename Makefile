@@ -49,3 +49,21 @@ demo:
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint: vet
 	$(STATICCHECK) ./...
+
+## mutate: mutation testing (gremlins, pinned) on the packages that guard
+## security and correctness; fails when a package's efficacy, after the
+## mutants its testdata/mutants-equivalent.txt lists, is under MUTATE_GOAL.
+## One package: make mutate MUTATE_PKGS=inject
+GREMLINS    ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS ?= inject csp token proxy server encoding
+MUTATE_GOAL ?= 90
+# In internal/server only the router guards the reserved prefix and hosts.
+MUTATE_EXCLUDE_server := --exclude-files '^(server|build|access|accepterr|connlimit)\.go$$'
+mutate:
+	@mkdir -p $(or $(TMPDIR),/tmp)/cobrowse-mutate
+	@fail=0; for p in $(MUTATE_PKGS); do \
+	  out=$(or $(TMPDIR),/tmp)/cobrowse-mutate/$$p.json; \
+	  echo "== mutating internal/$$p"; \
+	  $(GREMLINS) unleash --silent --timeout-coefficient 10 $(MUTATE_EXCLUDE_$$p) -o $$out ./internal/$$p || { echo "gremlins failed on $$p"; fail=1; continue; }; \
+	  $(GO) run .ci/mutants.go -name $$p -results $$out -equivalent internal/$$p/testdata/mutants-equivalent.txt -goal $(MUTATE_GOAL) || fail=1; \
+	done; exit $$fail
