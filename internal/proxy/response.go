@@ -36,11 +36,40 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		p.assetHeaders(x, res) // the common non-HTML case
 		return nil
 	}
+	d, ok := p.decide(x, res)
+	if !ok {
+		return nil
+	}
+	tag := x.site.Tag
+	if d.Frame && x.site.FrameTag != nil {
+		tag = x.site.FrameTag
+	}
+	var metaCSP func([]byte) []byte
+	if c := x.site.CSP; c != nil {
+		var skip string
+		tag, metaCSP, skip = p.mergeCSP(x, c, tag, res.Header)
+		if skip != "" {
+			x.decision = ReasonCSP
+			p.opts.Metrics.Injections.WithLabelValues(x.site.Name, ReasonCSP).Inc()
+			p.log.LogAttrs(x.in.Context(), slog.LevelWarn, "page not injected: its CSP cannot allow the loader",
+				slog.String("request_id", x.id), slog.String("site", x.site.Name), slog.String("reason", skip))
+			return nil
+		}
+	}
+
+	p.streamRewrite(x, res, d, tag, metaCSP)
+	return nil
+}
+
+// decide makes the injection decision for an HTML response (see
+// inject.Decide), adds the Vary it depends on, and counts a page that is
+// not injected; ok says whether to inject.
+func (p *Proxy) decide(x *exchange, res *http.Response) (d inject.Decision, ok bool) {
 	// The client's request: its headers are the ones forwarded, and its
 	// path is the one include/exclude patterns speak of (not the
 	// upstream's prefixed one).
 	req := x.in
-	d := inject.Decide(decisionRequest(req), res, x.site.Policy, decodable)
+	d = inject.Decide(decisionRequest(req), res, x.site.Policy, decodable)
 	if d.Inject || dependsOnRequestHeaders(d.Reason) {
 		addVary(res.Header)
 	}
@@ -57,26 +86,17 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if !d.Inject {
 		x.decision = d.Reason
 		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, d.Reason).Inc()
-		return nil
+		return d, false
 	}
+	return d, true
+}
 
-	tag := x.site.Tag
-	if d.Frame && x.site.FrameTag != nil {
-		tag = x.site.FrameTag
-	}
-	var metaCSP func([]byte) []byte
-	if c := x.site.CSP; c != nil {
-		var skip string
-		tag, metaCSP, skip = p.mergeCSP(x, c, tag, res.Header)
-		if skip != "" {
-			x.decision = ReasonCSP
-			p.opts.Metrics.Injections.WithLabelValues(x.site.Name, ReasonCSP).Inc()
-			p.log.LogAttrs(req.Context(), slog.LevelWarn, "page not injected: its CSP cannot allow the loader",
-				slog.String("request_id", x.id), slog.String("site", x.site.Name), slog.String("reason", skip))
-			return nil
-		}
-	}
-
+// streamRewrite streams the page through the decoder, the rewriter (which
+// inserts tag and merges <meta> policies with metaCSP) and the encoder the
+// client accepts, and fixes the headers that injection makes wrong. A HEAD
+// gets those headers only.
+func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision, tag []byte, metaCSP func([]byte) []byte) {
+	req := x.in
 	upstreamCoding, _ := encoding.Normalize(res.Header.Get("Content-Encoding"))
 	// Re-encode only what the upstream encoded; never compress a body the
 	// upstream chose to send plain.
@@ -91,11 +111,11 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		x.decision = inject.ReasonMethod
 		p.opts.Metrics.Injections.WithLabelValues(x.site.Name, inject.ReasonMethod).Inc()
 		injectedHeaders(res, upstreamCoding, clientCoding)
-		return nil
+		return
 	}
 	dec, err := p.opts.Codecs.NewReader(upstreamCoding, res.Body)
 	if err != nil {
-		return err // cannot happen: Decide checked decodable
+		return // cannot happen: Decide checked decodable
 	}
 	body := &rewriteBody{
 		p:        p,
@@ -120,7 +140,6 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	res.Body = body
 	injectedHeaders(res, upstreamCoding, clientCoding)
-	return nil
 }
 
 // ReasonHTTP10 is the injection outcome of a page requested over HTTP/1.0,
