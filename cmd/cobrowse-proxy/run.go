@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +69,35 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 	if cfg.Log.Access {
 		opts.Handler = handler.WithAccessLog(log)
 	}
+	// SIGHUP re-reads certificate files now rather than at the next check.
+	// It is always handled, so a reloader that sends it never kills the
+	// process (the default action for SIGHUP); the goroutine ends before
+	// serve returns, so it never reloads a closed manager.
+	var reloadCerts atomic.Pointer[func() error]
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupCtx, stopHup := context.WithCancel(ctx)
+	hupDone := make(chan struct{})
+	stopHupWait := sync.OnceFunc(func() { signal.Stop(hup); stopHup(); <-hupDone })
+	defer stopHupWait()
+	go func() {
+		defer close(hupDone)
+		for {
+			select {
+			case <-hupCtx.Done():
+				return
+			case <-hup:
+				reload := reloadCerts.Load()
+				if reload == nil {
+					log.Info("SIGHUP: nothing to reload in this version (certificate files are re-read only with tls.mode files; config changes need a restart)")
+				} else if err := (*reload)(); err != nil {
+					log.Error("SIGHUP: certificate files refused; keeping the certificate in force", "error", err)
+				} else {
+					log.Info("SIGHUP: certificate files checked")
+				}
+			}
+		}
+	}()
 	if l.HTTPS != nil {
 		httpAddr := ""
 		if l.HTTP != nil {
@@ -90,29 +121,9 @@ func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slo
 			return err
 		}
 		defer m.Close()
-		// SIGHUP re-reads certificate files now rather than at the next check.
-		// The goroutine ends before serve returns (and so before m.Close),
-		// however serve returns: it never reloads a closed manager.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		hupCtx, stopHup := context.WithCancel(ctx)
-		hupDone := make(chan struct{})
-		defer func() { signal.Stop(hup); stopHup(); <-hupDone }()
-		go func() {
-			defer close(hupDone)
-			for {
-				select {
-				case <-hupCtx.Done():
-					return
-				case <-hup:
-					if err := m.Reload(); err != nil {
-						log.Error("SIGHUP: certificate files refused; keeping the certificate in force", "error", err)
-					} else {
-						log.Info("SIGHUP: certificate files checked")
-					}
-				}
-			}
-		}()
+		defer stopHupWait() // before m.Close: no reload of a closed manager
+		reload := m.Reload
+		reloadCerts.Store(&reload)
 		// The listeners are bound, so a CA can already validate through
 		// them. Readiness does not wait for certificates: a replica that is
 		// not ready gets no traffic, including the CA's validation requests.

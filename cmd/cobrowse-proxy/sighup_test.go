@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,5 +89,77 @@ func TestSIGHUPReloadsCertificateFiles(t *testing.T) {
 	}
 	if got := serial(); got != 2 {
 		t.Errorf("after SIGHUP serving serial %d, want 2", got)
+	}
+}
+
+// syncWriter is a log sink safe for the proxy's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestSIGHUPWithTLSOff: with tls.mode off (the sidecar default) SIGHUP, as
+// a config reloader sends it, is handled and logged; it used to take the
+// default action and kill the process.
+func TestSIGHUPWithTLSOff(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	yaml := "zoom: {sdkKey: k}\nsites: [{name: shop, hosts: [shop.test], upstream: \"http://127.0.0.1:1\"}]\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l server.Listeners
+	if l.HTTP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncWriter{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, l, newLogger(logs, cfg.Log.SlogLevel(), "text")) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	get := func() int {
+		req, _ := http.NewRequest("GET", "http://"+l.HTTP.Addr().String()+"/__cobrowse/nothing", nil)
+		req.Host = "shop.test"
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return -1
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for get() != http.StatusNotFound && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(logs.String(), "SIGHUP: nothing to reload") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "SIGHUP: nothing to reload") {
+		t.Errorf("SIGHUP not logged:\n%s", logs)
+	}
+	if got := get(); got != http.StatusNotFound {
+		t.Errorf("after SIGHUP the proxy answered %d, want it still serving (404 for an unknown reserved path)", got)
 	}
 }
