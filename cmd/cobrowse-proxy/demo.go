@@ -90,35 +90,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 
-	fmt.Fprintf(stdout, `
-cobrowse-proxy demo: a demo shop behind the proxy, on loopback.
-
-  Shop (every page gets the Cobrowse loader):  %[1]s/
-  Checkout form with masked fields and a CSP:   %[1]s/checkout
-  Page with an iframe from a second host:       %[1]s/iframe
-  Server-sent events and websocket echo:        %[1]s/live
-  gzip-compressed page:                         %[1]s/gzip
-  The second host, on its own:                  %[2]s/chat
-  Agent desk (access key below):                %[1]s%[3]s/agent
-`, shopURL, widgetsURL, cfg.Token.Prefix)
-	if l.Admin != nil {
-		fmt.Fprintf(stdout, "  Metrics:                                      http://%s/metrics\n", l.Admin.Addr())
-	}
-	fmt.Fprintf(stdout, `
-View a page's source to see <script src="%s/bootstrap.js?..."> at the top of <head>.
-*.localhost names resolve to this machine in browsers; with curl use
-  curl -H 'Host: shop.localhost' http://%s/
-`, cfg.Token.Prefix, l.HTTP.Addr())
-	fmt.Fprintf(stdout, "\nAgent access key for this run: %s\n", agentKey)
-	if secret == "" {
-		fmt.Fprintln(stdout, "ZOOM_SDK_SECRET is not set: the token endpoint answers 503 until it is.")
-	}
-	if fromEnv {
-		fmt.Fprintln(stdout, "\nUsing the Zoom SDK key from ZOOM_SDK_KEY.")
-	} else {
-		fmt.Fprintf(stdout, "\nZOOM_SDK_KEY is not set: pages load the SDK with the placeholder key %q,\nwhich Zoom's CDN will refuse. Set ZOOM_SDK_KEY to your Cobrowse SDK key to start real sessions.\n", placeholderSDKKey)
-	}
-	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop.")
+	printDemoBanner(stdout, demoBanner{shopURL, widgetsURL, agentKey, secret != "", fromEnv}, cfg, l)
 
 	err = serve(ctx, cfg, l, log)
 	if errors.Is(err, context.Canceled) {
@@ -158,4 +130,43 @@ func demoConfig(sdkKey, sdkSecret, agentKeyHash, shopUpstream, widgetsUpstream s
 	cfg.ApplyDefaults()
 	cfg.Server.ShutdownGrace = 5 * time.Second
 	return cfg
+}
+
+// demoBanner is what the demo's start-up text needs to know.
+type demoBanner struct {
+	shopURL, widgetsURL, agentKey string
+	secretSet, keyFromEnv         bool
+}
+
+// printDemoBanner tells the user where to look and what is missing.
+func printDemoBanner(stdout io.Writer, b demoBanner, cfg *config.Config, l server.Listeners) {
+	fmt.Fprintf(stdout, `
+cobrowse-proxy demo: a demo shop behind the proxy, on loopback.
+
+  Shop (every page gets the Cobrowse loader):  %[1]s/
+  Checkout form with masked fields and a CSP:   %[1]s/checkout
+  Page with an iframe from a second host:       %[1]s/iframe
+  Server-sent events and websocket echo:        %[1]s/live
+  gzip-compressed page:                         %[1]s/gzip
+  The second host, on its own:                  %[2]s/chat
+  Agent desk (access key below):                %[1]s%[3]s/agent
+`, b.shopURL, b.widgetsURL, cfg.Token.Prefix)
+	if l.Admin != nil {
+		fmt.Fprintf(stdout, "  Metrics:                                      http://%s/metrics\n", l.Admin.Addr())
+	}
+	fmt.Fprintf(stdout, `
+View a page's source to see <script src="%s/bootstrap.js?..."> at the top of <head>.
+*.localhost names resolve to this machine in browsers; with curl use
+  curl -H 'Host: shop.localhost' http://%s/
+`, cfg.Token.Prefix, l.HTTP.Addr())
+	fmt.Fprintf(stdout, "\nAgent access key for this run: %s\n", b.agentKey)
+	if !b.secretSet {
+		fmt.Fprintln(stdout, "ZOOM_SDK_SECRET is not set: the token endpoint answers 503 and the agent desk says so until it is.")
+	}
+	if b.keyFromEnv {
+		fmt.Fprintln(stdout, "\nUsing the Zoom SDK key from ZOOM_SDK_KEY.")
+	} else {
+		fmt.Fprintf(stdout, "\nZOOM_SDK_KEY is not set: pages load the SDK with the placeholder key %q,\nwhich Zoom's CDN will refuse. Set ZOOM_SDK_KEY to your Cobrowse SDK key to start real sessions.\n", placeholderSDKKey)
+	}
+	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop.")
 }
