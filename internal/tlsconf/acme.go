@@ -51,21 +51,52 @@ type acmeSource struct {
 	onDemandNames map[string]bool // on-demand names with a certificate, for the expiry refresh
 }
 
+// caRoots reads tls.acme.caRoots (a PEM bundle of the CA's roots, for a
+// private CA); nil, the system roots, when path is empty.
+func caRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pemData, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read tls.acme.caRoots: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("tls.acme.caRoots %s: no PEM certificate found", path)
+	}
+	return roots, nil
+}
+
+// listNames keeps the names a certificate can be issued for, lower case
+// and without a trailing dot, each once; it logs the others (wildcards, IP
+// addresses, localhost).
+func (s *acmeSource) listNames(names []string) {
+	var skipped []string
+	for _, n := range names {
+		n = strings.TrimRight(strings.ToLower(n), ".")
+		switch {
+		case s.listed[n]:
+		case !issuable(n):
+			skipped = append(skipped, n)
+		default:
+			s.listed[n] = true
+			s.names = append(s.names, n)
+		}
+	}
+	if len(skipped) > 0 {
+		s.log.Info("tls: no ACME certificate for wildcard, IP and localhost names", "names", skipped)
+	}
+}
+
 func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, error) {
 	a := o.TLS.ACME
 	if err := checkStorage(a.Storage); err != nil {
 		return nil, err
 	}
-	var roots *x509.CertPool
-	if a.CARoots != "" {
-		pemData, err := os.ReadFile(a.CARoots)
-		if err != nil {
-			return nil, fmt.Errorf("read tls.acme.caRoots: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("tls.acme.caRoots %s: no PEM certificate found", a.CARoots)
-		}
+	roots, err := caRoots(a.CARoots)
+	if err != nil {
+		return nil, err
 	}
 	s := &acmeSource{
 		log:     o.Logger,
@@ -78,21 +109,7 @@ func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, e
 	if !s.http01 && !s.tlsALPN {
 		return nil, fmt.Errorf("tls.acme.challenges: enable %s or %s", config.ChallengeHTTP01, config.ChallengeTLSALPN01)
 	}
-	var skipped []string
-	for _, n := range append(slices.Clone(o.Names), a.Domains...) {
-		n = strings.TrimRight(strings.ToLower(n), ".")
-		switch {
-		case s.listed[n]:
-		case !issuable(n):
-			skipped = append(skipped, n)
-		default:
-			s.listed[n] = true
-			s.names = append(s.names, n)
-		}
-	}
-	if len(skipped) > 0 {
-		o.Logger.Info("tls: no ACME certificate for wildcard, IP and localhost names", "names", skipped)
-	}
+	s.listNames(append(slices.Clone(o.Names), a.Domains...))
 
 	zl := zap.New(newSlogCore(o.Logger.With("component", "certmagic")))
 	s.cache = certmagic.NewCache(certmagic.CacheOptions{
