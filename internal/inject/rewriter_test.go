@@ -342,3 +342,121 @@ func TestRewriterMetaCSP(t *testing.T) {
 		}
 	}
 }
+
+func TestResultStringOutOfRange(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want string
+	}{
+		{Truncated, "truncated"},
+		{Result(7), "unknown"},
+		{Result(100), "unknown"},
+	}
+	for _, tc := range tests {
+		if got := tc.r.String(); got != tc.want {
+			t.Errorf("Result(%d).String() = %q, want %q", int(tc.r), got, tc.want)
+		}
+	}
+}
+
+// Edge cases of the options: an empty marker matches nothing, a tag larger
+// than the output buffer's initial room, and a head that opens exactly at
+// MaxScan or whose meta CSP ends exactly at MaxScan past the head.
+func TestRewriterOptionEdges(t *testing.T) {
+	merge := func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
+	bigTag := "<script>/*" + strings.Repeat("x", 5000) + "*/</script>"
+	tests := []struct {
+		name string
+		in   string
+		opts Options
+		want string
+		res  Result
+	}{
+		{"empty marker is ignored", "<html><head><title>x</title>",
+			Options{Markers: [][]byte{{}}},
+			"<html><head>" + testTag + "<title>x</title>", Injected},
+		{"tag larger than 4 KiB", "<html><head><title>x</title>",
+			Options{Tag: []byte(bigTag)},
+			"<html><head>" + bigTag + "<title>x</title>", Injected},
+		// "<!--x-->" is 8 bytes and "<p>" 3: the head opens at byte 11.
+		{"head opens at exactly MaxScan", "<!--x--><p>hi",
+			Options{MaxScan: 11},
+			"<!--x-->" + testTag + "<p>hi", Injected},
+		{"head opens one byte past MaxScan", "<!--x--><p>hi",
+			Options{MaxScan: 10},
+			"<!--x--><p>hi", NoHead},
+		// After "<html><head>" (12 bytes), "<link>" is 6 bytes and the meta
+		// tag 51: it ends 57 bytes past the head's opening.
+		{"meta CSP ends at exactly MaxScan past the head", "<html><head><link><meta http-equiv=Content-Security-Policy content=a>",
+			Options{MaxScan: 57, MetaCSP: merge},
+			"<html><head>" + testTag + `<link><meta http-equiv=Content-Security-Policy content="a z">`, Injected},
+		{"meta CSP ends one byte past MaxScan", "<html><head><link><meta http-equiv=Content-Security-Policy content=a>",
+			Options{MaxScan: 56, MetaCSP: merge},
+			"<html><head>" + testTag + "<link><meta http-equiv=Content-Security-Policy content=a>", Injected},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, res := rewrite(t, tc.in, tc.opts, 0)
+			if res != tc.res || got != tc.want {
+				t.Errorf("result %v, want %v\n got %q\nwant %q", res, tc.res, got, tc.want)
+			}
+		})
+	}
+}
+
+// A page that has fully arrived leaves in one Read, not one token at a time.
+func TestRewriterOneWrite(t *testing.T) {
+	in := "<!doctype html><!--c--><html><head><title>t</title></head>"
+	want := "<!doctype html><!--c--><html><head>" + testTag + "<title>t</title></head>"
+	rw := NewRewriter(strings.NewReader(in), Options{Tag: []byte(testTag)})
+	buf := make([]byte, 4096)
+	n, err := rw.Read(buf)
+	if got := string(buf[:n]); got != want || err != nil {
+		t.Errorf("first Read = %q, %v; want %q, nil", got, err, want)
+	}
+}
+
+// zeroReader never makes progress: every Read returns 0, nil.
+type zeroReader struct{ first []byte }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	n := copy(p, z.first)
+	z.first = z.first[n:]
+	return n, nil
+}
+
+// A source that returns no bytes and no error is reported as
+// io.ErrNoProgress, before the head and while scanning it, rather than
+// making the caller spin on 0, nil forever.
+func TestRewriterNoProgress(t *testing.T) {
+	tests := []struct {
+		name  string
+		first string
+		opts  Options
+		want  string
+	}{
+		{"before the head", "<!doctype html>", Options{}, "<!doctype html>"},
+		{"in the head", "<html><head><title>x</title>", Options{MetaCSP: func([]byte) []byte { return nil }},
+			"<html><head>" + testTag + "<title>x</title>"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Tag = []byte(testTag)
+			rw := NewRewriter(&zeroReader{first: []byte(tc.first)}, tc.opts)
+			var got []byte
+			buf := make([]byte, 4096)
+			var err error
+			for i := 0; i < 10 && err == nil; i++ {
+				var n int
+				n, err = rw.Read(buf)
+				got = append(got, buf[:n]...)
+			}
+			if !errors.Is(err, io.ErrNoProgress) {
+				t.Errorf("error %v, want io.ErrNoProgress", err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
