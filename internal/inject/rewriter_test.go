@@ -404,15 +404,21 @@ func TestRewriterOptionEdges(t *testing.T) {
 	}
 }
 
-// A page that has fully arrived leaves in one Read, not one token at a time.
+// A page that has fully arrived leaves in one Read, not one token at a time,
+// also when the next token starts with '>'.
 func TestRewriterOneWrite(t *testing.T) {
-	in := "<!doctype html><!--c--><html><head><title>t</title></head>"
-	want := "<!doctype html><!--c--><html><head>" + testTag + "<title>t</title></head>"
-	rw := NewRewriter(strings.NewReader(in), Options{Tag: []byte(testTag)})
-	buf := make([]byte, 4096)
-	n, err := rw.Read(buf)
-	if got := string(buf[:n]); got != want || err != nil {
-		t.Errorf("first Read = %q, %v; want %q, nil", got, err, want)
+	tests := []struct{ in, want string }{
+		{"<!doctype html><!--c--><html><head><title>t</title></head>",
+			"<!doctype html><!--c--><html><head>" + testTag + "<title>t</title></head>"},
+		{"<!doctype html>><p>", "<!doctype html>" + testTag + "><p>"},
+	}
+	for _, tc := range tests {
+		rw := NewRewriter(strings.NewReader(tc.in), Options{Tag: []byte(testTag)})
+		buf := make([]byte, 4096)
+		n, err := rw.Read(buf)
+		if got := string(buf[:n]); got != tc.want || err != nil {
+			t.Errorf("%q: first Read = %q, %v; want %q, nil", tc.in, got, err, tc.want)
+		}
 	}
 }
 
