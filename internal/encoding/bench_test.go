@@ -94,4 +94,3 @@ func BenchmarkNegotiate(b *testing.B) {
 		})
 	}
 }
-
