@@ -25,22 +25,30 @@ func writePair(t *testing.T, certFile, keyFile string, serial int64) {
 	testcert.New(t, time.Now().Add(24*time.Hour), serial, "shop.test").Write(t, certFile, keyFile)
 }
 
+// loadShopConfig writes a config for one site, shop.test, with extra YAML
+// before it, into dir and loads it as run does.
+func loadShopConfig(t *testing.T, dir, extra string) *config.Config {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	yaml := extra + "zoom: {sdkKey: k}\nsites: [{name: shop, hosts: [shop.test], upstream: \"http://127.0.0.1:1\"}]\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // SIGHUP makes the proxy re-read its certificate files at once, long
 // before the next periodic check.
 func TestSIGHUPReloadsCertificateFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	writePair(t, certFile, keyFile, 1)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	yaml := "tls: {mode: files, files: {certFile: tls.crt, keyFile: tls.key, reloadInterval: 1h}}\n" +
-		"zoom: {sdkKey: k}\nsites: [{name: shop, hosts: [shop.test], upstream: \"http://127.0.0.1:1\"}]\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadShopConfig(t, dir, "tls: {mode: files, files: {certFile: tls.crt, keyFile: tls.key, reloadInterval: 1h}}\n")
+	var err error
 	var l server.Listeners
 	for _, p := range []*net.Listener{&l.HTTP, &l.HTTPS} {
 		if *p, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -114,16 +122,8 @@ func (w *syncWriter) String() string {
 // a config reloader sends it, is handled and logged; it used to take the
 // default action and kill the process.
 func TestSIGHUPWithTLSOff(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.yaml")
-	yaml := "zoom: {sdkKey: k}\nsites: [{name: shop, hosts: [shop.test], upstream: \"http://127.0.0.1:1\"}]\n"
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadShopConfig(t, t.TempDir(), "")
+	var err error
 	var l server.Listeners
 	if l.HTTP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
