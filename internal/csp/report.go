@@ -63,6 +63,8 @@ type ReportHandler struct {
 	KnownHosts []string
 
 	limiterOnce sync.Once
+	sourcesOnce sync.Once
+	zoomHosts   []string // host parts of Sources' host sources, in a stable order
 }
 
 // violation is the part of a report the handler reads, from either format.
@@ -261,6 +263,19 @@ func (h *ReportHandler) zoomSource(host string) (string, bool) {
 	if !isHostPart(host) || strings.Contains(host, "*") {
 		return "", false
 	}
+	h.sourcesOnce.Do(h.listZoomHosts)
+	for _, pattern := range h.zoomHosts {
+		if hostMatches(pattern, host) {
+			return pattern, true
+		}
+	}
+	return "", false
+}
+
+// listZoomHosts collects, once, the host parts of the host sources in
+// h.Sources, by directive name, each once: reports are unauthenticated,
+// so each one pays only for the matching.
+func (h *ReportHandler) listZoomHosts() {
 	dirs := make([]string, 0, len(h.Sources))
 	for d := range h.Sources {
 		dirs = append(dirs, d)
@@ -268,12 +283,11 @@ func (h *ReportHandler) zoomSource(host string) (string, bool) {
 	slices.Sort(dirs)
 	for _, d := range dirs {
 		for _, src := range h.Sources[d] {
-			if s := parseSource(src); s.kind == kindHost && s.host != "*" && hostMatches(s.host, host) {
-				return s.host, true
+			if s := parseSource(src); s.kind == kindHost && s.host != "*" && !slices.Contains(h.zoomHosts, s.host) {
+				h.zoomHosts = append(h.zoomHosts, s.host)
 			}
 		}
 	}
-	return "", false
 }
 
 // hostLabel is host when it is one of KnownHosts, else the host part of the
