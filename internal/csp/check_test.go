@@ -224,8 +224,6 @@ func refAllowsPrefix(list []string, self, prefix string) bool {
 		switch {
 		case lv == "'self'", lv == "*", lv == scheme+":":
 			return true
-		case lv == "http:" && scheme == "https": // CSP3: http: also matches https
-			return true
 		case lv == self, lv == self+"/", lv == host, lv == host+"/":
 			return true
 		case strings.HasPrefix(lv, self+"/") && strings.HasSuffix(lv, "/") && strings.HasPrefix(path, lv[len(self):]):
