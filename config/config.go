@@ -30,6 +30,10 @@ type Config struct {
 	Token   Token   `yaml:"token"`
 	Masking Masking `yaml:"masking"`
 	Sites   []Site  `yaml:"sites"`
+
+	// Hash is the SHA-256 of the config file, hex (set by Load), so a
+	// fleet can be checked for drift.
+	Hash string `yaml:"-"`
 }
 
 // Listen holds the listener addresses, each in net.Listen's host:port form.
@@ -442,6 +446,41 @@ type Masking struct {
 	Selectors               []string `yaml:"selectors"`
 	Attributes              []string `yaml:"attributes"`
 	AutoMaskSensitiveInputs *bool    `yaml:"autoMaskSensitiveInputs"`
+	// PolicyFile, when set, is a separate YAML file (the security team's,
+	// e.g. its own ConfigMap) holding the central policy: version,
+	// selectors, attributes, autoMaskSensitiveInputs (see Policy). Its
+	// selectors and attributes come first; the config's own are added to
+	// them; autoMaskSensitiveInputs then belongs to the file alone. It is
+	// reloaded with the config.
+	PolicyFile string `yaml:"policyFile"`
+	// Audit configures the masking audit in bootstrap.js.
+	Audit MaskAudit `yaml:"audit"`
+
+	// Policy is the policy file as read (zero without policyFile).
+	Policy Policy `yaml:"-"`
+}
+
+// MaskAudit configures the masking audit: bootstrap.js looks for fields
+// that look sensitive and that no masking rule covers, and reports them to
+// {token.prefix}/mask-report; the admin listener lists them.
+type MaskAudit struct {
+	// Enabled turns the audit on (default true).
+	Enabled *bool `yaml:"enabled"`
+	// SampleRate is the share of injected page views that run the audit,
+	// 0 to 1 (default 1: every page).
+	SampleRate *float64 `yaml:"sampleRate"`
+}
+
+// Policy is the masking policy file owned by the security team.
+type Policy struct {
+	// Version names this revision of the policy in logs, metrics and the
+	// admin view (default: the first 12 hex digits of the file's SHA-256).
+	Version                 string   `yaml:"version" json:"version"`
+	Selectors               []string `yaml:"selectors" json:"selectors"`
+	Attributes              []string `yaml:"attributes" json:"attributes"`
+	AutoMaskSensitiveInputs *bool    `yaml:"autoMaskSensitiveInputs" json:"autoMaskSensitiveInputs"`
+	// Hash is the SHA-256 of the file, hex (set by the loader).
+	Hash string `yaml:"-" json:"hash"`
 }
 
 // Site is one website served through the proxy.
@@ -741,18 +780,23 @@ type SiteMasking struct {
 }
 
 // SiteMask returns the masking selectors and attributes in force for
-// c.Sites[i]: the central policy first, then the site's additions, without
+// c.Sites[i]: the policy file first, then the config's central policy, then the site's additions, without
 // duplicates. Because a site can only append, the central policy can never
 // be weakened by a site's configuration.
 func (c *Config) SiteMask(i int) (selectors, attributes []string) {
 	s := c.Sites[i]
-	return union(c.Masking.Selectors, s.Masking.Selectors), union(c.Masking.Attributes, s.Masking.Attributes)
+	m := &c.Masking
+	return union(m.Policy.Selectors, m.Selectors, s.Masking.Selectors), union(m.Policy.Attributes, m.Attributes, s.Masking.Attributes)
 }
 
-func union(a, b []string) []string {
-	out := make([]string, 0, len(a)+len(b))
-	seen := make(map[string]bool, len(a)+len(b))
-	for _, list := range [][]string{a, b} {
+func union(lists ...[]string) []string {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	out := make([]string, 0, n)
+	seen := make(map[string]bool, n)
+	for _, list := range lists {
 		for _, v := range list {
 			if !seen[v] {
 				seen[v] = true

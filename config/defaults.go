@@ -124,6 +124,11 @@ func applyDefaults(c *Config) {
 	setRate(&a.IdentityRate, DefaultAgentIdentityRateEvery, DefaultAgentIdentityRateBurst)
 
 	setBool(&c.Masking.AutoMaskSensitiveInputs, true)
+	setBool(&c.Masking.Audit.Enabled, true)
+	if c.Masking.Audit.SampleRate == nil {
+		one := 1.0
+		c.Masking.Audit.SampleRate = &one
+	}
 
 	for i := range c.Sites {
 		s := &c.Sites[i]

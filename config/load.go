@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,8 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
+	sum := sha256.Sum256(data)
+	c.Hash = hex.EncodeToString(sum[:])
 	return c, nil
 }
 
@@ -254,6 +258,7 @@ func readFiles(c *Config, baseDir string, es *Errors) {
 	c.TLS.Files.KeyFile = resolvePath(baseDir, c.TLS.Files.KeyFile)
 	c.TLS.ACME.CARoots = resolvePath(baseDir, c.TLS.ACME.CARoots)
 	c.TLS.ACME.Storage = resolvePath(baseDir, c.TLS.ACME.Storage)
+	readPolicy(c, baseDir, es)
 }
 
 func readSecretKey(value, file *string, fromFile *bool, p, baseDir string, es *Errors) {

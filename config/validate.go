@@ -41,6 +41,9 @@ func (c *Config) Validate() error {
 	c.validateZoom(&es)
 	c.validateToken(&es)
 	validateMasking(&es, "masking", c.Masking.Selectors, c.Masking.Attributes)
+	if r := c.Masking.Audit.SampleRate; r != nil && !(*r >= 0 && *r <= 1) {
+		es.add("masking.audit.sampleRate", fmt.Sprint(*r), "must be between 0 and 1 (1: audit every page view; 0.1: one in ten)")
+	}
 	c.validateSites(&es)
 	return es.err()
 }
@@ -259,11 +262,11 @@ func isLoopback(host string) bool {
 func validateMasking(es *Errors, p string, selectors, attributes []string) {
 	for i, s := range selectors {
 		if _, err := cascadia.ParseGroup(s); err != nil {
-			es.add(fmt.Sprintf("%s.selectors[%d]", p, i), s, "is not a valid CSS selector: %v", err)
+			es.add(joinPath(p, fmt.Sprintf("selectors[%d]", i)), s, "is not a valid CSS selector: %v", err)
 		}
 	}
 	for i, a := range attributes {
-		fp := fmt.Sprintf("%s.attributes[%d]", p, i)
+		fp := joinPath(p, fmt.Sprintf("attributes[%d]", i))
 		name, value, hasValue := strings.Cut(a, "=")
 		switch {
 		case !attrNameRE.MatchString(name):
