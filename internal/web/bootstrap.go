@@ -34,6 +34,18 @@ type BootstrapConfig struct {
 	// Widget configures the "get help" widget. The iframe variant
 	// (bootstrap.js?frame=1) never draws it.
 	Widget Widget `json:"widget"`
+	// Audit configures the masking audit (see package maskaudit).
+	Audit Audit `json:"audit"`
+}
+
+// Audit is the masking audit's per-site configuration: page views that
+// run it (SampleRate of them) look for fields that seem sensitive and that
+// the effective piiMask does not cover, and POST them to ReportURL.
+type Audit struct {
+	Enabled    bool    `json:"enabled"`
+	SampleRate float64 `json:"sampleRate"`
+	// ReportURL is {prefix}/mask-report.
+	ReportURL string `json:"reportUrl"`
 }
 
 // WidgetMaskClass is the class of the widget's root element. When the
