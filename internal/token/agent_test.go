@@ -426,7 +426,7 @@ func TestRevocationsBounded(t *testing.T) {
 		}
 		s.Revoke(&http.Request{Header: http.Header{"Cookie": {w.h.Get("Set-Cookie")}}})
 	}
-	if n := len(s.revoked); n != maxRevoked {
+	if n := len(s.revoked.m); n != maxRevoked {
 		t.Errorf("%d revocations kept, want %d", n, maxRevoked)
 	}
 }

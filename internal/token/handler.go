@@ -37,6 +37,7 @@ func New(o Options) (*Service, error) {
 	sess := NewSessions(SessionOptions{
 		Secret: o.Secret, Key: o.Agent.SessionKey, TTL: o.Agent.SessionTTL,
 		Path: o.Prefix + "/", Insecure: o.Agent.InsecureCookie, Now: o.Now,
+		Revoked: o.Agent.Revoked,
 	})
 	minter := NewMinter(o.SDKKey, o.Secret, o.Now)
 	agents := NewAgentAuth(o.Agent.Keys, o.Agent.Identity, o.PeerAddr, sess)

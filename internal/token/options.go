@@ -89,6 +89,10 @@ type AgentOptions struct {
 	// IdentityRate limits agent token requests per authenticated agent
 	// (default one per 2 s, burst 30, 10000 agents).
 	IdentityRate RateLimit
+	// Revoked, when set, is the signed-out session list to share: the
+	// server passes the same one to every Service it builds, so a reload
+	// does not bring signed-out cookies back.
+	Revoked *Revocations
 }
 
 // SetDefaults fills zero fields with their defaults.

@@ -53,9 +53,15 @@ type Sessions struct {
 	path     string
 	insecure bool
 	now      func() time.Time
+	revoked  *Revocations
+}
 
-	mu      sync.Mutex
-	revoked map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
+// Revocations are the signed-out session cookies. One list outlives a
+// config reload (SessionOptions.Revoked), so a cookie signed out before
+// the reload stays refused after it.
+type Revocations struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
 }
 
 // maxRevoked bounds the revocation list. Only a signed-in agent can add to
@@ -79,6 +85,8 @@ type SessionOptions struct {
 	Insecure bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Revoked is the revocation list to use (nil: a new one).
+	Revoked *Revocations
 }
 
 // NewSessions returns a session issuer.
@@ -92,7 +100,10 @@ func NewSessions(o SessionOptions) *Sessions {
 	if o.Path == "" {
 		o.Path = "/"
 	}
-	return &Sessions{secret: o.Secret, key: bytes.Clone(o.Key), ttl: o.TTL, path: o.Path, insecure: o.Insecure, now: o.Now}
+	if o.Revoked == nil {
+		o.Revoked = &Revocations{}
+	}
+	return &Sessions{secret: o.Secret, key: bytes.Clone(o.Key), ttl: o.TTL, path: o.Path, insecure: o.Insecure, now: o.Now, revoked: o.Revoked}
 }
 
 type sessionPayload struct {
@@ -174,33 +185,38 @@ func (s *Sessions) Revoke(r *http.Request) {
 	if !ok {
 		return
 	}
-	now := s.now().Unix()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.revoked == nil {
-		s.revoked = map[[sha256.Size]byte]int64{}
+	s.revoked.add(sig, p.Exp, s.now().Unix())
+}
+
+// add records sig, expiring at exp, as revoked.
+func (rv *Revocations) add(sig [sha256.Size]byte, exp, now int64) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if rv.m == nil {
+		rv.m = map[[sha256.Size]byte]int64{}
 	}
-	if len(s.revoked) >= maxRevoked {
+	if len(rv.m) >= maxRevoked {
 		var first [sha256.Size]byte
 		firstExp := int64(math.MaxInt64)
-		for k, exp := range s.revoked {
-			if exp <= now {
-				delete(s.revoked, k)
-			} else if exp < firstExp {
-				first, firstExp = k, exp
+		for k, e := range rv.m {
+			if e <= now {
+				delete(rv.m, k)
+			} else if e < firstExp {
+				first, firstExp = k, e
 			}
 		}
-		if len(s.revoked) >= maxRevoked {
-			delete(s.revoked, first)
+		if len(rv.m) >= maxRevoked {
+			delete(rv.m, first)
 		}
 	}
-	s.revoked[sig] = p.Exp
+	rv.m[sig] = exp
 }
 
 func (s *Sessions) isRevoked(sig [sha256.Size]byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.revoked[sig]
+	rv := s.revoked
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	_, ok := rv.m[sig]
 	return ok
 }
 
