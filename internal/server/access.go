@@ -24,16 +24,19 @@ const (
 // fixed lengths (the handlers quote and escape them). The client is the
 // address the proxy believes (X-Forwarded-For only from proxy.trustedProxies).
 func (rt *Router) WithAccessLog(log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		aw := &accessWriter{ResponseWriter: w}
-		defer func() {
-			// Also when the handler panics (http.ErrAbortHandler for an
-			// aborted response): the line is written, the panic goes on.
-			rt.logAccess(log, r, aw, time.Since(start))
-		}()
-		rt.ServeHTTP(aw, r)
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.serveLogged(log, w, r) })
+}
+
+// serveLogged serves r and writes its access line.
+func (rt *Router) serveLogged(log *slog.Logger, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	aw := &accessWriter{ResponseWriter: w}
+	defer func() {
+		// Also when the handler panics (http.ErrAbortHandler for an
+		// aborted response): the line is written, the panic goes on.
+		rt.logAccess(log, r, aw, time.Since(start))
+	}()
+	rt.ServeHTTP(aw, r)
 }
 
 func (rt *Router) logAccess(log *slog.Logger, r *http.Request, aw *accessWriter, d time.Duration) {

@@ -12,6 +12,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/inject"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/maskaudit"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
@@ -28,30 +29,29 @@ var sensitiveInputs = []string{
 }
 
 // NewHandler builds the public handler (router, reserved prefix, proxy)
-// from a validated config.
+// from a validated config, for a process that never reloads it (tests);
+// see Shared.Build.
 func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) (*Router, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	cspMetrics := csp.NewMetrics(m.Registerer)
+	return NewShared(log, m, codecs).Build(cfg)
+}
+
+// Build builds the public handler (router, reserved prefix, proxy) from a
+// validated config. It starts nothing and changes nothing in force: a
+// reload calls it, and swaps the result in (Live) only when it succeeds.
+func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
+	log, m, codecs, cspMetrics := sh.Log, sh.Metrics, sh.Codecs, sh.cspMetrics
 	p := proxy.New(proxy.Options{
-		Logger:  log,
-		Metrics: m,
-		Codecs:  codecs,
-		Transport: proxy.NewTransport(proxy.TransportOptions{
-			DialTimeout:           cfg.Proxy.DialTimeout,
-			TLSHandshakeTimeout:   cfg.Proxy.TLSHandshakeTimeout,
-			ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
-			IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
-			MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
-		}),
+		Logger:              log,
+		Metrics:             m,
+		Codecs:              codecs,
+		Transport:           sh.upstreamTransport(cfg),
 		TrustedProxies:      cfg.Proxy.TrustedPrefixes(),
 		MaxScan:             cfg.Proxy.MaxScanBytes,
 		CSPMetrics:          cspMetrics,
 		IdentityHeaders:     []string{cfg.Token.Agent.Identity.Header, cfg.Token.Agent.Identity.NameHeader},
 		UpstreamIdleTimeout: cfg.Proxy.UpstreamIdleTimeout,
 	})
-	tokens, err := newTokenService(cfg, log, m, p)
+	tokens, err := sh.newTokenService(cfg, p)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,12 @@ func NewHandler(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, codecs
 		site, err := buildSite(cfg, i, markers, codecs)
 		if err != nil {
 			return nil, fmt.Errorf("site %s: %w", sc.Name, err)
+		}
+		if auditOn(cfg) {
+			site.Endpoints["/mask-report"] = sh.Audit.Handler(sc.Name, maskaudit.HandlerOptions{
+				Scheme:     p.Scheme,
+				ClientAddr: p.ClientAddr,
+			})
 		}
 		if site.Proxy.CSP != nil {
 			site.Endpoints["/csp-report"] = &csp.ReportHandler{
@@ -117,7 +123,8 @@ func SecretSource(cfg *config.Config) token.SecretSource {
 // SDK secret is read from zoom.sdkSecretFile on every change (rotation
 // without restart) or taken from zoom.sdkSecret; without either, token
 // requests get 503 and the log says why.
-func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p *proxy.Proxy) (*token.Service, error) {
+func (sh *Shared) newTokenService(cfg *config.Config, p *proxy.Proxy) (*token.Service, error) {
+	log := sh.Log
 	secret := SecretSource(cfg)
 	if fs, ok := secret.(*token.FileSecret); ok {
 		fs.Log = log // a too-short rotated secret is refused with an error line
@@ -153,11 +160,12 @@ func newTokenService(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, p
 			InsecureCookie: a.InsecureCookie,
 			Rate:           rate(a.Rate),
 			IdentityRate:   rate(a.IdentityRate),
+			Revoked:        sh.revoked,
 		},
 		Scheme:     p.Scheme,
 		ClientAddr: p.ClientAddr,
 		Logger:     log,
-		Metrics:    token.NewMetrics(m.Registerer),
+		Metrics:    sh.tokenMetrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("token endpoint: %w", err)
@@ -179,6 +187,11 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 			Enabled:  sc.Widget.Enabled == nil || *sc.Widget.Enabled,
 			Position: sc.Widget.Position,
 			Label:    sc.Widget.Label,
+		},
+		Audit: web.Audit{
+			Enabled:    auditOn(cfg),
+			SampleRate: auditRate(cfg),
+			ReportURL:  cfg.Token.Prefix + "/mask-report",
 		},
 	}, codecs)
 	if err != nil {
@@ -227,6 +240,21 @@ func buildSite(cfg *config.Config, i int, markers [][]byte, codecs *encoding.Cod
 		cspSources: cspSources,
 		Wrap:       hsts(sc.HSTS),
 	}, nil
+}
+
+// auditOn reports whether the masking audit runs (masking.audit.enabled
+// and a sample rate above 0).
+func auditOn(cfg *config.Config) bool {
+	a := cfg.Masking.Audit
+	return (a.Enabled == nil || *a.Enabled) && auditRate(cfg) > 0
+}
+
+// auditRate is masking.audit.sampleRate (default 1).
+func auditRate(cfg *config.Config) float64 {
+	if r := cfg.Masking.Audit.SampleRate; r != nil {
+		return *r
+	}
+	return 1
 }
 
 // hsts returns the site's Strict-Transport-Security middleware, or nil.

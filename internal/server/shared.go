@@ -1,0 +1,76 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/maskaudit"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
+)
+
+// Shared is what one process keeps across config reloads, so that a
+// handler built from a new config (Build) carries on where the old one
+// was: the collectors (registered once), the codecs, the masking audit's
+// gaps, the signed-out agent sessions, and the upstream connection pool
+// while its settings are unchanged.
+type Shared struct {
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	Codecs  *encoding.Codecs
+	Audit   *maskaudit.Store
+
+	cspMetrics   *csp.Metrics
+	tokenMetrics *token.Metrics
+	revoked      *token.Revocations
+
+	mu            sync.Mutex
+	transport     *http.Transport
+	transportOpts proxy.TransportOptions
+}
+
+// NewShared registers the collectors on m.Registerer and returns the state
+// every Build shares. log may be nil (discard).
+func NewShared(log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) *Shared {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Shared{
+		Log:          log,
+		Metrics:      m,
+		Codecs:       codecs,
+		Audit:        maskaudit.New(maskaudit.Options{Registerer: m.Registerer, Logger: log}),
+		cspMetrics:   csp.NewMetrics(m.Registerer),
+		tokenMetrics: token.NewMetrics(m.Registerer),
+		revoked:      &token.Revocations{},
+	}
+}
+
+// upstreamTransport returns the transport for cfg: the one in use while
+// the connection settings stay the same (its idle connections stay warm
+// across a reload), else a new one, the old one's idle connections closed
+// (requests still in flight on it finish).
+func (sh *Shared) upstreamTransport(cfg *config.Config) *http.Transport {
+	o := proxy.TransportOptions{
+		DialTimeout:           cfg.Proxy.DialTimeout,
+		TLSHandshakeTimeout:   cfg.Proxy.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
+		MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.transport != nil && sh.transportOpts == o {
+		return sh.transport
+	}
+	if sh.transport != nil {
+		sh.transport.CloseIdleConnections()
+	}
+	sh.transport, sh.transportOpts = proxy.NewTransport(o), o
+	return sh.transport
+}
