@@ -29,6 +29,7 @@ type Config struct {
 	Zoom    Zoom    `yaml:"zoom"`
 	Token   Token   `yaml:"token"`
 	Masking Masking `yaml:"masking"`
+	Reload  Reload  `yaml:"reload"`
 	Sites   []Site  `yaml:"sites"`
 
 	// Hash is the SHA-256 of the config file, hex (set by Load), so a
@@ -440,6 +441,18 @@ func (a TokenAgent) MarshalJSON() ([]byte, error) { return json.Marshal(a.redact
 
 // MarshalYAML redacts the session key.
 func (a TokenAgent) MarshalYAML() (any, error) { return a.redacted(), nil }
+
+// Reload configures live reloading of this file. SIGHUP and POST /-/reload
+// on the admin listener always reload it.
+type Reload struct {
+	// Watch reloads when the file or masking.policyFile changes (default
+	// true): their directories are watched, which also sees a Kubernetes
+	// ConfigMap update.
+	Watch *bool `yaml:"watch"`
+}
+
+// WatchEnabled reports whether reload.watch is on (the default).
+func (r Reload) WatchEnabled() bool { return r.Watch == nil || *r.Watch }
 
 // Masking is the central masking policy every site inherits.
 type Masking struct {

@@ -125,6 +125,7 @@ func applyDefaults(c *Config) {
 
 	setBool(&c.Masking.AutoMaskSensitiveInputs, true)
 	setBool(&c.Masking.Audit.Enabled, true)
+	setBool(&c.Reload.Watch, true)
 	if c.Masking.Audit.SampleRate == nil {
 		one := 1.0
 		c.Masking.Audit.SampleRate = &one

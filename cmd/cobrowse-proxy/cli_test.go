@@ -175,7 +175,7 @@ func TestAccessLogSwitch(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- serve(ctx, cfg, server.Listeners{HTTP: ln}, newLogger(&logs, cfg.Log.SlogLevel(), cfg.Log.Format))
+			done <- serve(ctx, cfg, "", server.Listeners{HTTP: ln}, newLogger(&logs, cfg.Log.SlogLevel(), cfg.Log.Format))
 		}()
 		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
 		req.Host = "shop.localhost"

@@ -92,7 +92,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	printDemoBanner(stdout, demoBanner{shopURL, widgetsURL, agentKey, secret != "", fromEnv}, cfg, l)
 
-	err = serve(ctx, cfg, l, log)
+	err = serve(ctx, cfg, "", l, log)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/reload"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
 )
@@ -46,97 +48,159 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, l, log)
+	return serve(ctx, cfg, *path, l, log)
 }
 
 // serve builds the handler chain for cfg and serves on l until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, l server.Listeners, log *slog.Logger) error {
+// With path set (run), the config is reloaded from it on SIGHUP, on a
+// change of the file (or of its masking policy file) and on POST /-/reload
+// on the admin listener; the demo passes "" and reloads nothing.
+func serve(ctx context.Context, cfg *config.Config, path string, l server.Listeners, log *slog.Logger) error {
 	defer l.Close()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, versionString())
-	handler, err := server.NewHandler(cfg, log, m, encoding.New(encoding.Options{}))
+	shared := server.NewShared(log, m, encoding.New(encoding.Options{}))
+	rt, err := shared.Build(cfg)
 	if err != nil {
 		return err
 	}
+	var access *slog.Logger
+	if cfg.Log.Access {
+		access = log
+	}
+	live := server.NewLive(rt, access)
 	opts := server.Options{
-		Handler:      handler,
+		Handler:      live,
 		Gather:       reg,
 		Server:       cfg.Server,
 		Logger:       log,
 		TrustedPeers: cfg.Proxy.TrustedPrefixes(),
 		Metrics:      m,
+		Admin: map[string]http.Handler{
+			"GET /policy":     live.PolicyHandler(),
+			"GET /mask-audit": shared.Audit.Admin(),
+		},
 	}
-	if cfg.Log.Access {
-		opts.Handler = handler.WithAccessLog(log)
-	}
-	// SIGHUP re-reads certificate files now rather than at the next check.
-	// It is always handled, so a reloader that sends it never kills the
-	// process (the default action for SIGHUP); the goroutine ends before
-	// serve returns, so it never reloads a closed manager.
-	var reloadCerts atomic.Pointer[func() error]
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	hupCtx, stopHup := context.WithCancel(ctx)
-	hupDone := make(chan struct{})
-	stopHupWait := sync.OnceFunc(func() { signal.Stop(hup); stopHup(); <-hupDone })
-	defer stopHupWait()
-	go func() {
-		defer close(hupDone)
-		for {
-			select {
-			case <-hupCtx.Done():
-				return
-			case <-hup:
-				reload := reloadCerts.Load()
-				if reload == nil {
-					log.Info("SIGHUP: nothing to reload in this version (certificate files are re-read only with tls.mode files; config changes need a restart)")
-				} else if err := (*reload)(); err != nil {
-					log.Error("SIGHUP: certificate files refused; keeping the certificate in force", "error", err)
-				} else {
-					log.Info("SIGHUP: certificate files checked")
-				}
-			}
-		}
-	}()
-	if l.HTTPS != nil {
-		httpAddr := ""
-		if l.HTTP != nil {
-			httpAddr = l.HTTP.Addr().String()
-		}
-		redirectPort := ""
-		if cfg.TLS.RedirectPort != 0 {
-			redirectPort = strconv.Itoa(cfg.TLS.RedirectPort)
-		}
-		m, err := tlsconf.New(ctx, tlsconf.Options{
-			TLS:          cfg.TLS,
-			Names:        tlsconf.SiteHosts(cfg.Sites),
-			HTTPAddr:     httpAddr,
-			HTTPSAddr:    l.HTTPS.Addr().String(),
-			RedirectPort: redirectPort,
-			Serves:       handler.Serves,
-			Logger:       log,
-			Registerer:   reg,
+	var reloader *reload.Reloader
+	if path != "" {
+		reloader, err = reload.New(reload.Options{
+			Path: path, LookupEnv: os.LookupEnv, Current: cfg,
+			Build: shared.Build, Live: live, Registerer: reg, Logger: log,
 		})
 		if err != nil {
 			return err
 		}
-		defer m.Close()
-		defer stopHupWait() // before m.Close: no reload of a closed manager
-		reload := m.Reload
-		reloadCerts.Store(&reload)
-		// The listeners are bound, so a CA can already validate through
-		// them. Readiness does not wait for certificates: a replica that is
-		// not ready gets no traffic, including the CA's validation requests.
-		if err := m.Start(ctx); err != nil {
+		opts.Admin["POST /-/reload"] = reloader.Handler()
+	}
+	// Background work (SIGHUP, the file watch) ends before serve returns,
+	// so it never reloads a closed certificate manager.
+	bgCtx, stopBg := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	stopBgWait := sync.OnceFunc(func() { stopBg(); bg.Wait() })
+	defer stopBgWait()
+	var reloadCerts atomic.Pointer[func() error]
+	// SIGHUP is always handled, so a reloader that sends it never kills
+	// the process (the default action for SIGHUP).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		onHUP(bgCtx, hup, reloader, &reloadCerts, log)
+	}()
+	if reloader != nil && cfg.Reload.WatchEnabled() {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			if err := reloader.Watch(bgCtx); err != nil {
+				log.Warn("config file watch not running; reload with SIGHUP or POST /-/reload", "error", err)
+			}
+		}()
+	}
+	if l.HTTPS != nil {
+		tm, err := startTLS(ctx, cfg, l, live, log, reg)
+		if err != nil {
 			return err
 		}
-		opts.TLS, opts.HTTPHandler = m.TLSConfig(), m.HTTPHandler
+		defer tm.Close()
+		defer stopBgWait() // before tm.Close: no reload of a closed manager
+		reload := tm.Reload
+		reloadCerts.Store(&reload)
+		opts.TLS, opts.HTTPHandler = tm.TLSConfig(), tm.HTTPHandler
 	}
 	for _, s := range cfg.Sites {
 		log.Info("site", "name", s.Name, "hosts", s.Hosts, "upstream", s.Upstream)
 	}
-	log.Info("starting cobrowse-proxy", "version", versionString(), "tls", cfg.TLS.Mode, "sdk", cfg.Zoom)
+	log.Info("starting cobrowse-proxy", "version", versionString(), "tls", cfg.TLS.Mode, "sdk", cfg.Zoom,
+		"config_hash", shortHash(cfg.Hash), "policy_version", cfg.Masking.Policy.Version)
 	return server.Serve(ctx, l, opts)
+}
+
+// onHUP handles SIGHUP until ctx ends: the config is reloaded (when serve
+// has a config file) and certificate files are re-read now rather than at
+// the next check.
+func onHUP(ctx context.Context, hup <-chan os.Signal, r *reload.Reloader, certs *atomic.Pointer[func() error], log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if r != nil {
+			log.Info("SIGHUP: reloading the config")
+			r.Reload(reload.TriggerSignal)
+		}
+		if reload := certs.Load(); reload == nil {
+			if r == nil {
+				log.Info("SIGHUP: nothing to reload (no config file)")
+			}
+		} else if err := (*reload)(); err != nil {
+			log.Error("SIGHUP: certificate files refused; keeping the certificate in force", "error", err)
+		} else {
+			log.Info("SIGHUP: certificate files checked")
+		}
+	}
+}
+
+// startTLS starts the certificate manager for the HTTPS listener. The
+// listeners are bound, so a CA can already validate through them.
+// Readiness does not wait for certificates: a replica that is not ready
+// gets no traffic, including the CA's validation requests.
+func startTLS(ctx context.Context, cfg *config.Config, l server.Listeners, live *server.Live, log *slog.Logger, reg prometheus.Registerer) (*tlsconf.Manager, error) {
+	httpAddr := ""
+	if l.HTTP != nil {
+		httpAddr = l.HTTP.Addr().String()
+	}
+	redirectPort := ""
+	if cfg.TLS.RedirectPort != 0 {
+		redirectPort = strconv.Itoa(cfg.TLS.RedirectPort)
+	}
+	tm, err := tlsconf.New(ctx, tlsconf.Options{
+		TLS:          cfg.TLS,
+		Names:        tlsconf.SiteHosts(cfg.Sites),
+		HTTPAddr:     httpAddr,
+		HTTPSAddr:    l.HTTPS.Addr().String(),
+		RedirectPort: redirectPort,
+		Serves:       live.Serves,
+		Logger:       log,
+		Registerer:   reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tm.Start(ctx); err != nil {
+		tm.Close()
+		return nil, err
+	}
+	return tm, nil
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {

@@ -65,7 +65,7 @@ sites:
 	base, admin := "http://"+l.HTTP.Addr().String(), "http://"+l.Admin.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, l, log) }()
+	go func() { done <- serve(ctx, cfg, "", l, log) }()
 
 	var served bytes.Buffer
 	do := func(method, url, host, body string, hdr map[string]string) int {

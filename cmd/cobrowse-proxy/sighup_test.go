@@ -57,7 +57,7 @@ func TestSIGHUPReloadsCertificateFiles(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, l, newLogger(os.Stderr, cfg.Log.SlogLevel(), "text")) }()
+	go func() { done <- serve(ctx, cfg, "", l, newLogger(os.Stderr, cfg.Log.SlogLevel(), "text")) }()
 	defer func() {
 		cancel()
 		<-done
@@ -131,7 +131,7 @@ func TestSIGHUPWithTLSOff(t *testing.T) {
 	logs := &syncWriter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, l, newLogger(logs, cfg.Log.SlogLevel(), "text")) }()
+	go func() { done <- serve(ctx, cfg, "", l, newLogger(logs, cfg.Log.SlogLevel(), "text")) }()
 	defer func() {
 		cancel()
 		<-done

@@ -67,12 +67,14 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 		markers = append(markers, []byte(cdn.Host+cdn.Path+"/"))
 	}
 	hosts := map[string]*Site{}
+	bootstraps := make([]*web.Bootstrap, len(cfg.Sites))
 	for i := range cfg.Sites {
 		sc := &cfg.Sites[i]
 		site, err := buildSite(cfg, i, markers, codecs)
 		if err != nil {
 			return nil, fmt.Errorf("site %s: %w", sc.Name, err)
 		}
+		bootstraps[i], _ = site.Endpoints["/bootstrap.js"].(*web.Bootstrap)
 		if auditOn(cfg) {
 			site.Endpoints["/mask-report"] = sh.Audit.Handler(sc.Name, maskaudit.HandlerOptions{
 				Scheme:     p.Scheme,
@@ -94,7 +96,7 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 			hosts[h] = site
 		}
 	}
-	return NewRouter(RouterOptions{
+	rt := NewRouter(RouterOptions{
 		Prefix:            prefix,
 		UnknownHostStatus: cfg.Proxy.UnknownHostStatus,
 		Proxy:             p,
@@ -106,7 +108,9 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 			"/agent/login":  tokens.Login,
 			"/agent/logout": tokens.Logout,
 		},
-	}, hosts), nil
+	}, hosts)
+	rt.policy = policyView(cfg, bootstraps)
+	return rt, nil
 }
 
 // SecretSource returns the SDK secret's source: zoom.sdkSecretFile, re-read

@@ -43,7 +43,12 @@ type Router struct {
 	log           *slog.Logger
 	unknownStatus int
 	endpoints     map[string]http.Handler
+	policy        PolicyView // set by Shared.Build
 }
+
+// Policy returns the effective masking policy of the config this router
+// was built from.
+func (rt *Router) Policy() PolicyView { return rt.policy }
 
 type wildcard struct {
 	suffix string

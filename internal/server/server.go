@@ -78,6 +78,9 @@ type Options struct {
 	TrustedPeers []netip.Prefix
 	// Metrics, if set, counts connections refused by the per-client limit.
 	Metrics *metrics.Metrics
+	// Admin are more admin listener routes, by ServeMux pattern
+	// ("POST /-/reload", "GET /policy").
+	Admin map[string]http.Handler
 }
 
 // Serve serves until ctx is cancelled, then shuts down gracefully: it stops
@@ -173,7 +176,7 @@ func servers(ctx context.Context, l Listeners, o Options, ready *atomic.Bool) []
 		all = append(all, served{newServer(o.Handler, "http"), l.HTTP, false, false})
 	}
 	if l.Admin != nil {
-		all = append(all, served{newServer(adminHandler(o.Gather, ready), "admin"), l.Admin, false, true})
+		all = append(all, served{newServer(adminHandler(o.Gather, ready, o.Admin), "admin"), l.Admin, false, true})
 	}
 	for i := range all {
 		all[i].ln = newAcceptLogger(all[i].ln, all[i].ln.Addr().String(), log)
@@ -221,8 +224,11 @@ func shutdownAll(all []served, grace time.Duration, log *slog.Logger) {
 	}
 }
 
-func adminHandler(g prometheus.Gatherer, ready *atomic.Bool) http.Handler {
+func adminHandler(g prometheus.Gatherer, ready *atomic.Bool, more map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	for pattern, h := range more {
+		mux.Handle(pattern, h)
+	}
 	if g != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	}

@@ -69,6 +69,7 @@ type Bootstrap struct {
 	body    []byte
 	encoded map[string][]byte // by content coding
 	version string
+	piiMask any // settings.piiMask as rendered, for the policy view
 }
 
 // offered are the codings bootstrap.js is pre-encoded in.
@@ -91,7 +92,7 @@ func NewBootstrap(cfg BootstrapConfig, codecs *encoding.Codecs) (*Bootstrap, err
 	}
 	body := bytes.Replace(bootstrapTemplate, []byte("__CONFIG__"), js, 1)
 	sum := sha256.Sum256(body)
-	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6])}
+	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6]), piiMask: cfg.Settings["piiMask"]}
 	for _, coding := range offered {
 		var buf bytes.Buffer
 		enc, err := codecs.NewWriter(coding, &buf)
@@ -138,6 +139,10 @@ func withMask(settings map[string]any, selector string) map[string]any {
 // Version is a short hash of the script; the loader tag carries it as ?v=
 // so browsers may cache the script for long and still see every change.
 func (b *Bootstrap) Version() string { return b.version }
+
+// PIIMask returns the piiMask setting the script passes to
+// ZoomCobrowseSDK.init (nil: none), as rendered into it.
+func (b *Bootstrap) PIIMask() any { return b.piiMask }
 
 // Size returns the script's size, plain and gzipped.
 func (b *Bootstrap) Size() (plain, gzipped int) { return len(b.body), len(b.encoded["gzip"]) }
