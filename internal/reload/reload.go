@@ -18,6 +18,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,9 @@ type Reloader struct {
 	// watch event that changes nothing (or a broken file seen again) does
 	// not reload or log again.
 	lastTried string
+
+	// watching is set once Watch has added its directories (for tests).
+	watching atomic.Bool
 
 	successful, successTime, restartNeeded prometheus.Gauge
 	info                                   *prometheus.GaugeVec
@@ -189,6 +193,8 @@ func (r *Reloader) reload(trigger string) error {
 		for _, e := range es {
 			r.log.Error("config reload refused", append(attrs, "problem", e.Error())...)
 		}
+		r.log.Error("config reload refused; the last good config keeps serving", append(attrs, "problems", len(es))...)
+		return err
 	}
 	r.log.Error("config reload refused; the last good config keeps serving", append(attrs, "error", err)...)
 	return err

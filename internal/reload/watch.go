@@ -38,6 +38,7 @@ func (r *Reloader) Watch(ctx context.Context) error {
 		}
 	}
 	watchDirs()
+	r.watching.Store(true)
 	timer := time.NewTimer(0)
 	if !timer.Stop() {
 		<-timer.C
