@@ -25,6 +25,7 @@ unit:
 fuzz:
 	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzRewriterLossless$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParse$$'            -fuzztime=$(FUZZTIME)
+	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParsePolicy$$'      -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/csp      -run='^$$' -fuzz='^FuzzMerge$$'            -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/token    -run='^$$' -fuzz='^FuzzTokenRequest$$'     -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/token    -run='^$$' -fuzz='^FuzzSessionCookie$$'    -fuzztime=$(FUZZTIME)
