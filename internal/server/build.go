@@ -80,6 +80,9 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 				Scheme:     p.Scheme,
 				ClientAddr: p.ClientAddr,
 			})
+			if s := bootstraps[i].AuditScript(); s != nil {
+				site.Endpoints[web.AuditScriptPath] = s
+			}
 		}
 		if site.Proxy.CSP != nil {
 			site.Endpoints["/csp-report"] = &csp.ReportHandler{

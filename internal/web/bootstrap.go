@@ -46,6 +46,9 @@ type Audit struct {
 	SampleRate float64 `json:"sampleRate"`
 	// ReportURL is {prefix}/mask-report.
 	ReportURL string `json:"reportUrl"`
+	// ScriptURL is set by NewBootstrap: the audit's own script, which
+	// bootstrap.js loads only on the page views sampled (AuditScript).
+	ScriptURL string `json:"scriptUrl,omitempty"`
 }
 
 // WidgetMaskClass is the class of the widget's root element. When the
@@ -69,7 +72,8 @@ type Bootstrap struct {
 	body    []byte
 	encoded map[string][]byte // by content coding
 	version string
-	piiMask any // settings.piiMask as rendered, for the policy view
+	piiMask any        // settings.piiMask as rendered, for the policy view
+	audit   *Bootstrap // the masking audit's script; nil when the audit is off
 }
 
 // offered are the codings bootstrap.js is pre-encoded in.
@@ -84,26 +88,43 @@ func NewBootstrap(cfg BootstrapConfig, codecs *encoding.Codecs) (*Bootstrap, err
 		cfg.Widget.MaskClass = WidgetMaskClass
 		cfg.Settings = withMask(cfg.Settings, "."+WidgetMaskClass)
 	}
+	var audit *Bootstrap
+	if cfg.Audit.Enabled {
+		var err error
+		if audit, err = newScript(auditSource, codecs); err != nil {
+			return nil, err
+		}
+		cfg.Audit.ScriptURL = cfg.Prefix + AuditScriptPath + "?v=" + audit.version
+	}
 	// json.Marshal escapes <, > and & and U+2028/2029, so the result is a
 	// valid JavaScript expression that cannot close a script element.
 	js, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("render bootstrap.js settings: %w", err)
 	}
-	body := bytes.Replace(bootstrapTemplate, []byte("__CONFIG__"), js, 1)
+	b, err := newScript(bytes.Replace(bootstrapTemplate, []byte("__CONFIG__"), js, 1), codecs)
+	if err != nil {
+		return nil, err
+	}
+	b.piiMask, b.audit = cfg.Settings["piiMask"], audit
+	return b, nil
+}
+
+// newScript hashes a script for its version and pre-encodes it.
+func newScript(body []byte, codecs *encoding.Codecs) (*Bootstrap, error) {
 	sum := sha256.Sum256(body)
-	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6]), piiMask: cfg.Settings["piiMask"]}
+	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6])}
 	for _, coding := range offered {
 		var buf bytes.Buffer
 		enc, err := codecs.NewWriter(coding, &buf)
 		if err != nil {
-			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+			return nil, fmt.Errorf("encode script as %s: %w", coding, err)
 		}
 		if _, err := enc.Write(body); err != nil {
-			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+			return nil, fmt.Errorf("encode script as %s: %w", coding, err)
 		}
 		if err := enc.Close(); err != nil {
-			return nil, fmt.Errorf("encode bootstrap.js as %s: %w", coding, err)
+			return nil, fmt.Errorf("encode script as %s: %w", coding, err)
 		}
 		b.encoded[coding] = buf.Bytes()
 	}

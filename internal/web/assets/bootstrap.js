@@ -201,38 +201,46 @@
     waiters.forEach(function (fn) { fn(); });
   }
 
-  var loadTimer = setTimeout(sdkFailed, 20000);
-  var s = d.createElement("script");
+  // Under CSP require-trusted-types-for 'script', script.src takes only a
+  // TrustedScriptURL: a policy named "cobrowse-proxy" makes one, for the
+  // SDK's and the masking audit's URLs and nothing else. The proxy's CSP
+  // merge adds the name to a trusted-types allow-list; where it is still
+  // refused (csp.mode off, a policy set elsewhere) createPolicy throws, the
+  // plain URL is tried (fine unless Trusted Types are enforced), and else
+  // we report "sdk".
+  var tt = null;
   try {
-    // Under CSP require-trusted-types-for 'script', script.src takes only a
-    // TrustedScriptURL: a policy named "cobrowse-proxy" makes one, for the
-    // SDK URL and nothing else. The proxy's CSP merge adds the name to a
-    // trusted-types allow-list; where it is still refused (csp.mode off, a
-    // policy set elsewhere) createPolicy throws, the plain URL is tried
-    // (fine unless Trusted Types are enforced), and else we report "sdk".
-    var url = cfg.sdkUrl;
-    try {
-      url = w.trustedTypes.createPolicy("cobrowse-proxy", {
-        createScriptURL: function (u) {
-          if (u !== cfg.sdkUrl) {
-            throw new TypeError("cobrowse-proxy: not the SDK URL");
-          }
-          return u;
+    tt = w.trustedTypes.createPolicy("cobrowse-proxy", {
+      createScriptURL: function (u) {
+        if (u !== cfg.sdkUrl && u !== (cfg.audit || {}).scriptUrl) {
+          throw new TypeError("cobrowse-proxy: not the SDK URL");
         }
-      }).createScriptURL(url);
-    } catch (e) {} // no Trusted Types, or the name is not allowed
-    s.src = url;
+        return u;
+      }
+    });
+  } catch (e) {} // no Trusted Types, or the name is not allowed
+
+  // addScript inserts a script before the page's first one, in order
+  // (async false), with our nonce, which a nonce-based CSP must allow.
+  function addScript(url, onerror) {
+    var s = d.createElement("script");
+    s.src = tt ? tt.createScriptURL(url) : url;
     s.async = false;
     if (nonce) {
-      s.nonce = nonce; // a nonce-based CSP must allow the SDK too
+      s.nonce = nonce;
     }
-    s.onerror = sdkFailed;
+    s.onerror = onerror || null;
     var first = d.getElementsByTagName("script")[0];
     if (first && first.parentNode) {
       first.parentNode.insertBefore(s, first);
     } else {
       (d.head || d.documentElement).appendChild(s);
     }
+  }
+
+  var loadTimer = setTimeout(sdkFailed, 20000);
+  try {
+    addScript(cfg.sdkUrl, sdkFailed);
   } catch (e) {
     setTimeout(sdkFailed, 0); // after the widget is drawn
   }
@@ -496,6 +504,16 @@
       reset();
       fail(err && (err.code || err.errorCode) ? err : failure(1011));
     });
+  }
+
+  // The masking audit (assets/audit.js, see package maskaudit) is a script
+  // of its own, loaded only on the page views sampled; it runs in iframes
+  // too.
+  var audit = cfg.audit || {};
+  if (audit.enabled && audit.scriptUrl && Math.random() < audit.sampleRate) {
+    try {
+      addScript(audit.scriptUrl);
+    } catch (e) {}
   }
 
   if (frame) {
