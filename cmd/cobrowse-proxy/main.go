@@ -32,6 +32,9 @@ Usage:
   cobrowse-proxy run -config FILE       serve the sites configured in FILE
   cobrowse-proxy validate -config FILE [-allow-missing-env]
                                         check FILE and list every problem (exit 1 if any)
+  cobrowse-proxy validate -policy FILE  check a masking policy file on its own
+  cobrowse-proxy policy -config FILE [-site NAME]
+                                        print each site's effective masking policy as JSON
   cobrowse-proxy demo [-listen ADDR]    run a demo shop behind the proxy on loopback
   cobrowse-proxy token -config FILE -role 1|2 [-user-id X] [-user-name Y]
                                         mint a token for debugging
@@ -60,6 +63,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args[1:], stderr)
 	case "validate":
 		err = cmdValidate(args[1:], stdout, stderr)
+	case "policy":
+		err = cmdPolicy(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "token":

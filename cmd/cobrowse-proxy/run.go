@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -206,14 +208,21 @@ func shortHash(h string) string {
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "path to the YAML config file (required)")
+	path := fs.String("config", "", "path to the YAML config file (required unless -policy)")
+	policyPath := fs.String("policy", "", "check this masking policy file on its own (the security team's CI)")
 	allowMissingEnv := fs.Bool("allow-missing-env", false,
 		"check the structure even where ${VARS} are not set (CI without the secrets): report them as warnings, not errors")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *policyPath != "" {
+		if *path != "" {
+			return usageError{"give -config or -policy, not both (a config's policyFile is checked with -config)"}
+		}
+		return validatePolicy(*policyPath, stdout, stderr)
+	}
 	if *path == "" {
-		return usageError{"-config FILE is required"}
+		return usageError{"-config FILE or -policy FILE is required"}
 	}
 	var cfg *config.Config
 	var err error
@@ -238,8 +247,60 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		hosts += len(s.Hosts)
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d sites, %d hosts, tls %s)\n", *path, len(cfg.Sites), hosts, cfg.TLS.Mode)
+	if p := cfg.Masking.PolicyFile; p != "" {
+		fmt.Fprintf(stdout, "%s: OK (policy version %s, %d selectors, %d attributes)\n", p, cfg.Masking.Policy.Version, len(cfg.Masking.Policy.Selectors), len(cfg.Masking.Policy.Attributes))
+	}
 	printDeprecations(stderr, *path, cfg)
 	return nil
+}
+
+// validatePolicy checks a masking policy file alone.
+func validatePolicy(path string, stdout, stderr io.Writer) error {
+	p, err := config.LoadPolicy(path)
+	if err != nil {
+		printConfigErrors(stderr, path, err)
+		return errReported
+	}
+	fmt.Fprintf(stdout, "%s: OK (policy version %s, %d selectors, %d attributes)\n", path, p.Version, len(p.Selectors), len(p.Attributes))
+	return nil
+}
+
+// cmdPolicy prints the effective masking policy per site, built the way
+// run builds it, so it is exactly what bootstrap.js carries.
+func cmdPolicy(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "path to the YAML config file (required)")
+	site := fs.String("site", "", "print only this site (its name)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"-config FILE is required"}
+	}
+	cfg, err := config.Load(*path, os.LookupEnv)
+	if err != nil {
+		printConfigErrors(stderr, *path, err)
+		return errReported
+	}
+	rt, err := server.NewHandler(cfg, nil, metrics.New(prometheus.NewRegistry(), versionString()), encoding.New(encoding.Options{}))
+	if err != nil {
+		return err
+	}
+	v := rt.Policy()
+	if *site != "" {
+		var ok bool
+		if v, ok = v.Site(*site); !ok {
+			names := make([]string, len(cfg.Sites))
+			for i, s := range cfg.Sites {
+				names[i] = s.Name
+			}
+			return fmt.Errorf("-site %q: no such site (sites: %s)", *site, strings.Join(names, ", "))
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // printDeprecations lists the keys that still work but are deprecated
