@@ -25,6 +25,7 @@ import (
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
 )
 
 // Triggers of a reload: the fixed label set of reloads_total.
@@ -220,6 +221,9 @@ func (r *Reloader) swap(trigger string, cfg *config.Config, rt *server.Router) {
 		attrs = append(attrs, "sites_removed", removed)
 	}
 	r.log.Info("config reloaded", attrs...)
+	if hosts := newACMEHosts(r.started, cfg); len(hosts) > 0 {
+		r.log.Warn("new hosts are served now, but get ACME certificates only after a restart (unless tls.acme.onDemand allows them)", "hosts", hosts)
+	}
 	if keys := NeedsRestart(r.started, cfg); len(keys) > 0 {
 		r.restartNeeded.Set(1)
 		r.log.Warn("config reloaded, but these settings differ from the ones the process started with and need a restart to apply; it keeps the old values",
@@ -253,6 +257,26 @@ func NeedsRestart(old, next *config.Config) []string {
 		}
 	}
 	return keys
+}
+
+// newACMEHosts lists the exact host names of next that the process did
+// not start with, when it gets its certificates by ACME: the certificate
+// manager obtains certificates for the names it started with.
+func newACMEHosts(started, next *config.Config) []string {
+	if started.TLS.Mode != config.TLSModeACME {
+		return nil
+	}
+	had := map[string]bool{}
+	for _, h := range tlsconf.SiteHosts(started.Sites) {
+		had[h] = true
+	}
+	var out []string
+	for _, h := range tlsconf.SiteHosts(next.Sites) {
+		if !had[h] {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // siteChanges names the sites only in next (added) and only in old.

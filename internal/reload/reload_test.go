@@ -332,8 +332,13 @@ func TestWatchPolicyFile(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitFor(t, func() bool { return f.r.watching.Load() })
 
+	v1 := f.live.Router().Policy().Sites[0].Bootstrap
 	write(t, policy, "version: v2\nselectors: [\"#ssn\", \".card\"]\n")
 	waitFor(t, func() bool { return f.r.Current().Masking.Policy.Version == "v2" })
+	// Browsers pick the new policy up on their next page: the loader's ?v= changes.
+	if v2 := f.live.Router().Policy().Sites[0].Bootstrap; v2 == v1 || len(v2) != 12 {
+		t.Errorf("bootstrap.js version %q -> %q: must change with the policy", v1, v2)
+	}
 	if got := f.live.Router().Policy().Sites[0].Selectors; strings.Join(got, " ") != "#ssn .card" {
 		t.Errorf("policy in force: %v", got)
 	}
@@ -344,5 +349,25 @@ func TestWatchPolicyFile(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "autoMaskSensitiveInputs") {
 		t.Errorf("the refusal does not name the key:\n%s", f.logs.String())
+	}
+}
+
+func TestNewACMEHosts(t *testing.T) {
+	cfg := func(mode string, hosts ...string) *config.Config {
+		return &config.Config{TLS: config.TLS{Mode: mode}, Sites: []config.Site{{Name: "s", Hosts: hosts}}}
+	}
+	for _, tc := range []struct {
+		name          string
+		started, next *config.Config
+		want          string
+	}{
+		{"acme, host added", cfg(config.TLSModeACME, "a.test"), cfg(config.TLSModeACME, "a.test", "b.test"), "b.test"},
+		{"acme, host removed", cfg(config.TLSModeACME, "a.test", "b.test"), cfg(config.TLSModeACME, "a.test"), ""},
+		{"files: the certificate covers what it covers", cfg(config.TLSModeFiles, "a.test"), cfg(config.TLSModeFiles, "b.test"), ""},
+		{"off", cfg(config.TLSModeOff, "a.test"), cfg(config.TLSModeOff, "b.test"), ""},
+	} {
+		if got := strings.Join(newACMEHosts(tc.started, tc.next), ","); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
