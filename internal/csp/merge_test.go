@@ -509,3 +509,39 @@ func TestMergerMatchesOneShot(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeTrustedTypes: where a policy lists the Trusted Types policy
+// names it allows, bootstrap.js's name is added ('none' replaced); `*` or
+// the name already there, or no trusted-types at all, need nothing.
+func TestMergeTrustedTypes(t *testing.T) {
+	tests := []struct {
+		in, want string
+		outcome  Outcome
+	}{
+		{"trusted-types foo; object-src 'none'", "trusted-types foo cobrowse-proxy; object-src 'none'", OutcomeMerged},
+		{"object-src 'none'; trusted-types 'none'", "object-src 'none'; trusted-types cobrowse-proxy", OutcomeMerged},
+		{"trusted-types 'NONE' a 'allow-duplicates'", "trusted-types a 'allow-duplicates' cobrowse-proxy", OutcomeMerged},
+		{"trusted-types", "trusted-types cobrowse-proxy", OutcomeMerged},
+		{"trusted-types a *", "trusted-types a *", OutcomeUnchanged},
+		{"trusted-types a cobrowse-proxy", "trusted-types a cobrowse-proxy", OutcomeUnchanged},
+		{"require-trusted-types-for 'script'", "require-trusted-types-for 'script'", OutcomeUnchanged},
+	}
+	for _, tt := range tests {
+		r := MergeHeader(tt.in, testOptions())
+		if r.Value != tt.want || r.Outcome != tt.outcome {
+			t.Errorf("MergeHeader(%q) = %q %s, want %q %s", tt.in, r.Value, r.Outcome, tt.want, tt.outcome)
+		}
+	}
+}
+
+// TestMergeHeadersOneKind: a response with only one of the two headers
+// does not get the other one, not even as an empty entry.
+func TestMergeHeadersOneKind(t *testing.T) {
+	for _, name := range []string{HeaderEnforce, HeaderReportOnly} {
+		h := http.Header{name: {"img-src 'self'"}}
+		r := NewMerger(testOptions()).Headers(h, "https://shop.example.com")
+		if r.Outcome != OutcomeMerged || len(h) != 1 || h.Get(name) != "img-src 'self' https://*.zoom.us data: blob:" {
+			t.Errorf("%s only: outcome %s, header %q", name, r.Outcome, h)
+		}
+	}
+}

@@ -264,3 +264,72 @@ func BenchmarkReportHandler(b *testing.B) {
 		}
 	}
 }
+
+// TestReportHandlerInvolved: which violations count. A blocked Zoom host or
+// reserved-prefix URL counts whatever caused it; any other blocked URL
+// counts when the loader or the SDK caused it (its source file) or the
+// sample shows the reserved prefix; without a Prefix only Zoom counts.
+func TestReportHandlerInvolved(t *testing.T) {
+	tests := []struct {
+		name                            string
+		prefix                          string
+		blocked, source, sample, direct string
+		label                           string // "" when not counted
+	}{
+		{"zoom host blocked, from the site's script", "/__cobrowse", "https://us01-zcb.zoom.us/x.js", "https://shop.example.com/app.js", "", "script-src-elem", "us01-zcb.zoom.us"},
+		{"other zoom host: the source's label", "/__cobrowse", "https://eu01.zoom.us/x.js", "", "", "script-src-elem", "*.zoom.us"},
+		{"inline from the loader", "/__cobrowse", "inline", "https://shop.example.com/__cobrowse/bootstrap.js", "", "script-src-elem", "inline"},
+		{"inline from the SDK", "/__cobrowse", "eval", "https://us01-zcb.zoom.us/sdk.js", "", "script-src", "eval"},
+		{"inline whose sample shows the prefix", "/__cobrowse", "inline", "https://shop.example.com/app.js", "fetch('/__cobrowse/token')", "script-src-elem", "inline"},
+		{"inline from the site", "/__cobrowse", "inline", "https://shop.example.com/app.js", "fetch('/api/x')", "script-src-elem", ""},
+		{"a data: image from the SDK", "/__cobrowse", "data:image/png;base64,AAAA", "https://us01-zcb.zoom.us/sdk.js", "", "img-src", "data"},
+		{"a blob: worker from the SDK", "/__cobrowse", "blob:https://shop.example.com/1234", "https://us01-zcb.zoom.us/sdk.js", "", "worker-src", "blob"},
+		{"a junk blocked value from the SDK", "/__cobrowse", "javascript", "https://us01-zcb.zoom.us/sdk.js", "", "script-src", "other"},
+		{"a data: image from the site", "/__cobrowse", "data:image/png;base64,AAAA", "https://shop.example.com/app.js", "", "img-src", ""},
+		{"source file not a URL", "/__cobrowse", "inline", "/__cobrowse/bootstrap.js", "", "script-src-elem", ""},
+		{"no prefix: the site's own script is not the loader", "", "inline", "https://shop.example.com/x.js", "", "script-src-elem", ""},
+		{"no prefix: a sample with a slash is not the loader", "", "inline", "", "a/b", "script-src-elem", ""},
+		{"no prefix: a Zoom source file still counts", "", "inline", "https://us01-zcb.zoom.us/sdk.js", "a/b", "script-src-elem", "inline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newReportEnv()
+			e.h.Prefix = tt.prefix
+			body := fmt.Sprintf(`{"csp-report":{"document-uri":"https://shop.example.com/","blocked-uri":%q,"source-file":%q,"script-sample":%q,"effective-directive":%q}}`,
+				tt.blocked, tt.source, tt.sample, tt.direct)
+			if w := e.post("9.9.9.9", "application/csp-report", body); w.Code != http.StatusNoContent {
+				t.Fatalf("status %d", w.Code)
+			}
+			n := seriesCount(t, e.reg, "cobrowse_proxy_csp_violations_total")
+			switch {
+			case tt.label == "" && n != 0:
+				t.Errorf("counted (%d series), want not counted", n)
+			case tt.label != "" && (n != 1 || counter(t, e.h.Metrics.Violations, "shop", tt.direct, tt.label) != 1):
+				t.Errorf("%d series, want one of %s/%s", n, tt.direct, tt.label)
+			}
+		})
+	}
+}
+
+// TestStripURL: log lines carry no user info, query or fragment, and no
+// more than 200 bytes of a URL.
+func TestStripURL(t *testing.T) {
+	long := "https://shop.example.com/" + strings.Repeat("a", 300)
+	tests := []struct{ in, want string }{
+		{"https://user:pw@us01-zcb.zoom.us/x?access_token=s#frag", "https://us01-zcb.zoom.us/x"},
+		{"https://us01-zcb.zoom.us/x?", "https://us01-zcb.zoom.us/x"},
+		{"https://us01-zcb.zoom.us/x#a?b", "https://us01-zcb.zoom.us/x"},
+		{"inline", "inline"},
+		{"data:image/png?x=1", "data:image/png"},
+		{"/rel/path?q=1", "/rel/path"},
+		{"%zz?x=1#y", "%zz"},
+		{long, long[:200]},
+		{long[:200], long[:200]},
+		{long[:199], long[:199]},
+	}
+	for _, tt := range tests {
+		if got := stripURL(tt.in); got != tt.want {
+			t.Errorf("stripURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ func TestValidateSource(t *testing.T) {
 		"data:", "blob:", "https:", "web+app:",
 		"*", "example.com", "*.example.com", "https://*.zoom.us", "wss://*.zoom.us:443", "https://x.com:*",
 		"https://x.com/path/", "x.com/a%20b/", "http://*", "example.com.",
+		"web-app:", "a.b:", "a+b-c.d:", "x.com/%af/", "x.com/%AF%fA/", "x.com/%09/",
 	}
 	for _, s := range good {
 		if err := ValidateSource(s); err != nil {
@@ -21,11 +22,30 @@ func TestValidateSource(t *testing.T) {
 	bad := []string{
 		"", "'selfish'", "self", "'nonce-'", "'nonce-a b'", "'nonce-a==='", "'sha1-abc'", "'sha256-'",
 		"1https:", "https://", "https://*.", "https://a..b", "a.*.b", "**.a", "https://x.com:", "https://x.com:8a",
-		"x.com/a;b", "x.com/a,b", "x.com//a", "x.com/%zz", "https://user@x.com", "[::1]", "'unsafe-inline",
+		"x.com/a;b", "x.com/a,b", "x.com/a b", "x.com//a", "x.com/%zz", "x.com/%ag", "x.com/%g0", "https://user@x.com", "[::1]", "'unsafe-inline",
+		"a_b:", "a_b://x.com", "ht tp:", "://x.com", "x.com:/a", "''",
 	}
 	for _, s := range bad {
 		if err := ValidateSource(s); err == nil {
 			t.Errorf("ValidateSource(%q) = nil, want an error", s)
+		}
+	}
+}
+
+// TestValidateSourceMessage: the error says which grammar the expression
+// missed, a quoted one or a scheme/host one.
+func TestValidateSourceMessage(t *testing.T) {
+	tests := []struct{ expr, want string }{
+		{"'selfish'", `source "'selfish'": not a known quoted keyword, 'nonce-BASE64' or 'sha256-BASE64'`},
+		{"'nonce-a b'", `source "'nonce-a b'": not a known quoted keyword, 'nonce-BASE64' or 'sha256-BASE64'`},
+		{"https://", `source "https://": not a scheme ("data:") or host ("https://*.example.com:443/path/")`},
+		{"self", `source "self": keywords are quoted: write 'self'`},
+		{"", "empty source expression"},
+	}
+	for _, tt := range tests {
+		err := ValidateSource(tt.expr)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("ValidateSource(%q) = %v, want %s", tt.expr, err, tt.want)
 		}
 	}
 }
