@@ -44,7 +44,11 @@ func (c *Config) validateSites(es *Errors) {
 		}
 		for j, h := range s.Hosts {
 			hp := fmt.Sprintf("%s.hosts[%d]", sp, j)
-			if msg := hostProblem(h); msg != "" {
+			msg := hostProblem(h)
+			if h == "*" {
+				msg = catchAllProblem(s.Upstream)
+			}
+			if msg != "" {
 				es.add(hp, h, "%s", msg)
 				continue
 			}
@@ -64,6 +68,19 @@ func (c *Config) validateSites(es *Errors) {
 		validateCrossOriginAssets(es, sp+".crossOriginAssets", s.CrossOriginAssets)
 		c.validateHSTS(es, sp+".hsts", s.HSTS)
 	}
+}
+
+// catchAllProblem returns why a site with upstream may not serve every
+// Host ("*"), or "". A catch-all is for a sidecar, whose one upstream is
+// the app beside it on loopback: whatever the Host, requests only reach
+// that app. In front of a remote upstream, list the host names, so that an
+// unknown Host gets 421.
+func catchAllProblem(upstream string) string {
+	u, err := url.Parse(upstream)
+	if err != nil || !isLoopback(u.Hostname()) {
+		return "a catch-all host is only allowed for a sidecar whose upstream is on loopback (e.g. http://127.0.0.1:8080); in front of other upstreams list the host names, so unknown hosts get 421"
+	}
+	return ""
 }
 
 // hostProblem returns why h is not an acceptable site host, or "". h has

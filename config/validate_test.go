@@ -211,8 +211,8 @@ func TestValidateErrors(t *testing.T) {
 			`sites[0].hosts[0]: "shop.example.com:8080" must not include a port; the listener's port is not part of site matching`},
 		{"host with scheme", func(c *Config) { c.Sites[0].Hosts = []string{"https://shop.example.com"} },
 			`sites[0].hosts[0]: "https://shop.example.com" must be a host name without a scheme, e.g. shop.example.com`},
-		{"host catch-all", func(c *Config) { c.Sites[0].Hosts = []string{"*"} },
-			`sites[0].hosts[0]: "*" a catch-all host is not allowed (the proxy must not be open); list the host names`},
+		{"host catch-all before a remote upstream", func(c *Config) { c.Sites[0].Hosts = []string{"*"}; c.Sites[0].Upstream = "http://app.internal:8080" },
+			`sites[0].hosts[0]: "*" a catch-all host is only allowed for a sidecar whose upstream is on loopback (e.g. http://127.0.0.1:8080); in front of other upstreams list the host names, so unknown hosts get 421`},
 		{"host inner wildcard", func(c *Config) { c.Sites[0].Hosts = []string{"shop.*.com"} },
 			`sites[0].hosts[0]: "shop.*.com" may use * only as a whole leading label, as in *.example.com`},
 		{"host unicode", func(c *Config) { c.Sites[0].Hosts = []string{"bücher.example"} },
@@ -371,5 +371,17 @@ func TestFieldErrorFormat(t *testing.T) {
 	}
 	if got := (Errors{tests[0].e, tests[1].e}).Error(); got != tests[0].want+"\n"+tests[1].want {
 		t.Errorf("Errors.Error() = %q", got)
+	}
+}
+
+// A sidecar's one site may serve every Host: its upstream is the app on
+// loopback, so no Host can make the proxy reach anything else.
+func TestCatchAllForSidecar(t *testing.T) {
+	for _, up := range []string{"http://127.0.0.1:8080", "http://[::1]:3000", "http://localhost:8080"} {
+		c := validConfig()
+		c.Sites[0].Hosts, c.Sites[0].Upstream = []string{"*"}, up
+		if err := c.Validate(); err != nil {
+			t.Errorf("catch-all before %s: %v", up, err)
+		}
 	}
 }
