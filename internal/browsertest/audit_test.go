@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -137,6 +138,19 @@ func auditUpstream() http.Handler {
 	mux.HandleFunc("GET /snippets", html(auditSnippets))
 	mux.HandleFunc("GET /big", html(bigPage()))
 	mux.HandleFunc("GET /other", html(`<!doctype html><html><head><title>Other</title></head><body><p>Another site.</p></body></html>`))
+	// The SSN page under the kinds of policy the other browser tests use;
+	// the report must get through each (the CSP merge allows the prefix).
+	mux.HandleFunc("GET /csp/{kind}", func(w http.ResponseWriter, r *http.Request) {
+		policy := map[string]string{
+			"strict":        "default-src 'self'; script-src 'nonce-" + newNonce() + "' 'strict-dynamic'; object-src 'none'; base-uri 'none'",
+			"allowlist":     "default-src 'none'; script-src 'self'; connect-src https://api.example.com; form-action 'self'",
+			"trusted-types": "require-trusted-types-for 'script'; trusted-types cobrowse-proxy",
+		}[r.PathValue("kind")]
+		w.Header().Set("Content-Security-Policy", policy)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CSP</title></head>
+<body><form id="pay"><label>SSN <input name="ssn"></label></form></body></html>`)
+	})
 	mux.HandleFunc("GET /late.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		io.WriteString(w, lateJS)
@@ -274,6 +288,9 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: startScript}); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -347,6 +364,25 @@ func TestMaskAudit(t *testing.T) {
 	}
 	if got := counterValue(t, e.reg, "audit", "ssn"); got != 1 {
 		t.Errorf("the refused report was counted: ssn = %v", got)
+	}
+}
+
+// The audit's script loads and its report gets through under a strict
+// nonce-based policy, a host allow-list whose connect-src leaves out the
+// page's own origin, and enforced Trusted Types, with no violation.
+func TestMaskAuditUnderCSP(t *testing.T) {
+	e := newAuditEnv(t)
+	b := e.browser()
+	for _, kind := range []string{"strict", "allowlist", "trusted-types"} {
+		b.do(chromedp.Navigate(e.url("audit.localhost", "/csp/"+kind)))
+		e.waitFor("the report from the "+kind+" page", func(r []seen) bool {
+			return slices.ContainsFunc(r, func(s seen) bool {
+				return s.Status == http.StatusNoContent && strings.Contains(s.Body, `"path":"/csp/`+kind+`"`)
+			})
+		})
+		if v := eval[[]map[string]any](b, `window.__cspViolations`); len(v) > 0 {
+			t.Errorf("%s page: securitypolicyviolation fired: %v", kind, v)
+		}
 	}
 }
 
