@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/cascadia"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -420,17 +421,17 @@ func TestMaskAuditClassifier(t *testing.T) {
 	b.do(chromedp.Navigate(e.url("plain.localhost", "/snippets")))
 	b.wait("the audit", `window.CobrowseProxy && window.CobrowseProxy.audit`)
 	type row struct {
-		HTML, Want, Got string
-		Matches         int
+		HTML, Want, Got, Selector string
+		Matches                   int
 	}
 	rows := eval[[]row](b, `(() => {
-	  const got = new Map(), matches = new Map();
+	  const got = new Map();
 	  for (const f of CobrowseProxy.audit.find()) {
 	    const els = document.querySelectorAll(f.selector);
-	    for (const el of els) { got.set(el, f.kind); matches.set(el, els.length); }
+	    for (const el of els) got.set(el, {kind: f.kind, sel: f.selector, n: els.length});
 	  }
-	  return [...document.querySelectorAll("[data-want]")].map(el => ({HTML: el.outerHTML.slice(0, 140), Want: el.dataset.want,
-	    Got: got.get(el) || "", Matches: matches.get(el) || 0}));
+	  return [...document.querySelectorAll("[data-want]")].map(el => { const g = got.get(el) || {kind: "", sel: "", n: 0};
+	    return {HTML: el.outerHTML.slice(0, 140), Want: el.dataset.want, Got: g.kind, Selector: g.sel, Matches: g.n}; });
 	})()`)
 	if len(rows) < 40 {
 		t.Fatalf("%d fields on the page", len(rows))
@@ -441,6 +442,10 @@ func TestMaskAuditClassifier(t *testing.T) {
 		}
 		if r.Want != "" && r.Matches != 1 {
 			t.Errorf("%s: its selector matches %d elements, want 1", r.HTML, r.Matches)
+		}
+		// Ready to paste: config validation parses selectors with cascadia.
+		if _, err := cascadia.ParseGroup(r.Selector); r.Selector != "" && err != nil {
+			t.Errorf("selector %s would be refused by the config: %v", r.Selector, err)
 		}
 	}
 }

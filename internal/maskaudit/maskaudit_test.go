@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
@@ -316,6 +317,17 @@ func FuzzReport(f *testing.F) {
 			seen[fl] = true
 		}
 	})
+}
+
+// A suggestion is one YAML list item whose value is the selector,
+// whatever quotes and brackets the selector holds.
+func TestSuggestIsYAML(t *testing.T) {
+	for _, sel := range []string{`#ssn`, `form#pay input[name="ssn"]`, `input[name='tin']`, `input[aria-label="Tax: 'id' # 2"]`, `- [x]: {y}`, `input[name="a\"b"]`} {
+		var got []string
+		if err := yaml.Unmarshal([]byte(yamlItem(sel)), &got); err != nil || len(got) != 1 || got[0] != sel {
+			t.Errorf("%s -> %s -> %q (%v)", sel, yamlItem(sel), got, err)
+		}
+	}
 }
 
 // The listing is JSON by default and HTML for browsers, and the HTML
