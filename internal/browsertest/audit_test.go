@@ -152,6 +152,13 @@ func auditUpstream() http.Handler {
 		io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CSP</title></head>
 <body><form id="pay"><label>SSN <input name="ssn"></label></form></body></html>`)
 	})
+	mux.HandleFunc("GET /embedded", html(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Embedded payment</title></head>
+<body><form id="embedded"><label>Card security code <input name="csc"></label></form></body></html>`))
+	mux.HandleFunc("GET /frame", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Frame</title></head>
+<body><iframe src="http://audit.localhost:`+r.URL.Query().Get("port")+`/embedded" title="Payment"></iframe></body></html>`)
+	})
 	mux.HandleFunc("GET /late.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
 		io.WriteString(w, lateJS)
@@ -384,6 +391,28 @@ func TestMaskAuditUnderCSP(t *testing.T) {
 		if v := eval[[]map[string]any](b, `window.__cspViolations`); len(v) > 0 {
 			t.Errorf("%s page: securitypolicyviolation fired: %v", kind, v)
 		}
+	}
+}
+
+// In an iframe (another site's page embedding audit.localhost), the
+// iframe variant of bootstrap.js runs the audit too and reports to the
+// iframe's own origin.
+func TestMaskAuditInIframe(t *testing.T) {
+	e := newAuditEnv(t)
+	b := e.browser()
+	b.do(chromedp.Navigate(e.url("plain.localhost", "/frame?port="+e.port)))
+	reqs := e.waitFor("the iframe's report", func(r []seen) bool {
+		return slices.Contains(reported(r, "audit.localhost"), `card_cvc form#embedded input[name="csc"]`)
+	})
+	for _, r := range reqs {
+		if strings.HasSuffix(r.URI, "/bootstrap.js") || strings.Contains(r.URI, "/bootstrap.js?") {
+			if strings.HasPrefix(r.Host, "audit.localhost:") && !strings.Contains(r.URI, "frame=1") {
+				t.Errorf("the iframe loaded %s, want the iframe variant", r.URI)
+			}
+		}
+	}
+	if got := reported(reqs, "plain.localhost"); len(got) != 0 {
+		t.Errorf("the embedding page reported %q", got)
 	}
 }
 
