@@ -25,11 +25,11 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
-// Kinds are the field kinds a report may name, as bootstrap.js's
-// classifier produces them. A report naming any other kind is refused:
-// the list bounds the kind label, and bootstrap.js is served by the same
-// proxy, so the two always agree.
-var Kinds = []string{
+// kinds are the field kinds a report may name, as the classifier in
+// internal/web/assets/audit.js produces them. A report naming any other
+// kind is refused: the list bounds the kind label, and the script is
+// served by the same proxy, so the two always agree.
+var kinds = [...]string{
 	"password",      // type=password, autocomplete current-password/new-password
 	"card_number",   // autocomplete cc-number, "card number", "PAN"
 	"card_cvc",      // autocomplete cc-csc, CVV, CVC, CID, security code
@@ -43,8 +43,12 @@ var Kinds = []string{
 	"date_of_birth", // autocomplete bday*, "date of birth", DOB
 }
 
+// Kinds returns the field kinds a report may name (the kind label's
+// values), in a new slice.
+func Kinds() []string { return append([]string(nil), kinds[:]...) }
+
 func knownKind(k string) bool {
-	for _, v := range Kinds {
+	for _, v := range kinds {
 		if v == k {
 			return true
 		}
@@ -58,11 +62,13 @@ const (
 	DefaultMaxGaps        = 10000
 )
 
-// DefaultRate is the per-client report rate: bootstrap.js sends at most one
+// defaultRate is the per-client report rate: the audit sends at most one
 // report per scan (after load, then at most one per second of DOM changes),
 // so a burst of 20 and one a second on average is far above what a
 // customer's browser sends.
-var DefaultRate = ratelimit.Limit{Every: time.Second, Burst: 20, MaxClients: 10000}
+func defaultRate() ratelimit.Limit {
+	return ratelimit.Limit{Every: time.Second, Burst: 20, MaxClients: 10000}
+}
 
 // Options configure a Store.
 type Options struct {
@@ -77,7 +83,8 @@ type Options struct {
 	// in the metric, but not kept or logged.
 	MaxGapsPerSite, MaxGaps int
 	// Rate limits reports per client address, across sites (429 beyond);
-	// the zero Limit is DefaultRate.
+	// the zero Limit is a burst of 20, one a second on average, 10000
+	// clients tracked.
 	Rate ratelimit.Limit
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -131,7 +138,7 @@ func New(o Options) *Store {
 		o.MaxGaps = DefaultMaxGaps
 	}
 	if o.Rate == (ratelimit.Limit{}) {
-		o.Rate = DefaultRate
+		o.Rate = defaultRate()
 	}
 	s := &Store{
 		log: o.Logger,

@@ -65,7 +65,7 @@ func TestReportHandler(t *testing.T) {
 		{"accepted", "POST", ssnReport, nil, 204},
 		{"every kind", "POST", `{"path":"/","fields":[` + func() string {
 			var parts []string
-			for _, k := range Kinds {
+			for _, k := range Kinds() {
 				parts = append(parts, `{"kind":"`+k+`","selector":"#`+k+`"}`)
 			}
 			return strings.Join(parts, ",")

@@ -4,10 +4,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/maskaudit"
 )
 
 func newAuditBootstrap(t *testing.T, a Audit) *Bootstrap {
@@ -99,5 +102,18 @@ func TestAuditScriptSize(t *testing.T) {
 	t.Logf("mask-audit.js: %d bytes, %d gzipped", plain, gz)
 	if gz > 4<<10 {
 		t.Errorf("mask-audit.js is %d bytes gzipped; keep it under 4 KiB", gz)
+	}
+}
+
+// The classifier's kinds are exactly those the report endpoint accepts: a
+// kind only the script knew would have every report holding it refused.
+func TestAuditKindsMatchEndpoint(t *testing.T) {
+	var js []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*\["([a-z_]+)", `).FindAllStringSubmatch(string(auditSource), -1) {
+		js = append(js, m[1])
+	}
+	want := maskaudit.Kinds()
+	if !slices.Equal(js, want) {
+		t.Errorf("audit.js kinds %q, maskaudit.Kinds() %q", js, want)
 	}
 }
