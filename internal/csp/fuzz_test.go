@@ -25,6 +25,11 @@ func FuzzMerge(f *testing.F) {
 		"style-src-attr 'none'; style-src-elem 'self' 'nonce-x'", "child-src 'self'; report-to x",
 		" , script-src 'self' ,, ", "script-src 'self' é; default-src 'none'", "connect-src *; worker-src 'none'",
 		"default-src 'self' 'none' *.zoom.us:443/x/", "script-src 'NONCE-abc' 'Strict-Dynamic'",
+		// Source matching the oracle reads on its own (check_test.go refAllows).
+		"sCript-srC http:", "script-src */; connect-src *:*", "script-src ws:; connect-src wss://shop.example.com",
+		"script-src https://SHOP.example.com:0443/__cobrowse/; connect-src shop.example.com/__cobrowse/token",
+		"script-src https://shop.example.com/%5F_cobrowse/; connect-src https://*.example.com/__cobrowse",
+		"script-src http://shop.localhost:8080/; connect-src shop.localhost:8080 shop.localhost:*",
 	} {
 		for _, flags := range []uint8{0, 1, 2, 4, 8, 16} {
 			f.Add(s, flags)

@@ -23,9 +23,3 @@ func MergeHeaders(h http.Header, o MergeOptions) Result {
 func MergeMeta(content string, o MergeOptions) Result {
 	return NewMerger(o).Meta(content, o.SelfOrigin)
 }
-
-func newMerger(o MergeOptions) *merger {
-	m := newSiteMerger(o)
-	m.setSelf(o.SelfOrigin)
-	return m
-}
