@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNegotiate$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzNormalize$$'        -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/encoding -run='^$$' -fuzz='^FuzzDecode$$'           -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/maskaudit -run='^$$' -fuzz='^FuzzReport$$'          -fuzztime=$(FUZZTIME)
 
 bench-smoke:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
