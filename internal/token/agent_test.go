@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -443,5 +444,29 @@ func TestLoginWithoutSecret(t *testing.T) {
 	r := login(e, "k", nil)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != DefaultPrefix+"/agent?error=unavailable" || r.header.Get("Set-Cookie") != "" {
 		t.Errorf("%d Location %q Set-Cookie %q, want 303 to the desk with error=unavailable", r.status, r.header.Get("Location"), r.header.Get("Set-Cookie"))
+	}
+}
+
+// TestAgentAuthPeer: the identity header is trusted only from the peer the
+// caller's peer function names (nil: the connection's RemoteAddr), and a
+// header with no trusted peers configures nothing.
+func TestAgentAuthPeer(t *testing.T) {
+	from := []netip.Prefix{netip.MustParsePrefix("10.9.8.0/24")}
+	r := httptest.NewRequest(http.MethodPost, "/__cobrowse/token", nil)
+	r.RemoteAddr = "192.0.2.7:4000"
+	r.Header.Set("X-Email", "carol@example.com")
+	viaProxy := func(*http.Request) netip.Addr { return netip.MustParseAddr("10.9.8.1") }
+	if id, ok := NewAgentAuth(nil, IdentityHeader{Header: "X-Email", From: from}, viaProxy, nil).Authenticate(r); !ok || id.UserID != "carol@example.com" {
+		t.Errorf("trusted peer from the peer function: %+v %v", id, ok)
+	}
+	if id, ok := NewAgentAuth(nil, IdentityHeader{Header: "X-Email", From: from}, nil, nil).Authenticate(r); ok {
+		t.Errorf("RemoteAddr 192.0.2.7 is not in 10.9.8.0/24, yet accepted as %+v", id)
+	}
+	r.RemoteAddr = "10.9.8.2:4000"
+	if _, ok := NewAgentAuth(nil, IdentityHeader{Header: "X-Email", From: from}, nil, nil).Authenticate(r); !ok {
+		t.Error("nil peer function: RemoteAddr 10.9.8.2 not trusted")
+	}
+	if NewAgentAuth(nil, IdentityHeader{Header: "X-Email"}, nil, nil).Configured() {
+		t.Error("an identity header without trusted peers counts as configured")
 	}
 }

@@ -123,6 +123,8 @@ func TestCleanName(t *testing.T) {
 		{"bad\xffutf8", "bad\uFFFDutf8"},
 		{strings.Repeat("a", 79) + " b", strings.Repeat("a", 79)},
 		{strings.Repeat("ü", 81), strings.Repeat("ü", 80)},
+		// An inner space counts towards the 80: 40 + 1 + 39.
+		{strings.Repeat("a", 40) + " " + strings.Repeat("b", 45), strings.Repeat("a", 40) + " " + strings.Repeat("b", 39)},
 		{"", ""},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,54 +50,4 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	if _, err := New(o); err != nil {
 		t.Errorf("minimal options: %v", err)
 	}
-}
-
-// FuzzTokenRequest: no body makes the parser panic, and an accepted body
-// always yields values Mint accepts.
-func FuzzTokenRequest(f *testing.F) {
-	for _, s := range []string{`{"role":1}`, `{"role":"2","expirationSeconds":"1800"}`, `{"role":1,"userId":"x","userName":"\u0000"}`,
-		`{"role":1,"customPinCode":"ab"}`, `[]`, `null`, `{"role":1e400}`, `{"role":" 1 "}`} {
-		f.Add([]byte(s))
-	}
-	h := &Handler{opts: Options{TTL: DefaultTTL, BYOP: true}}
-	m := NewMinter("k", StaticSecret("s"), nil)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		p, errs := h.parse(body)
-		if len(errs) > 0 {
-			return
-		}
-		if p.userID == "" {
-			p.userID = "generated"
-		}
-		if _, _, err := m.Mint(Claims{Role: p.role, UserID: p.userID, UserName: p.userName, TTL: p.ttl}); err != nil {
-			t.Fatalf("accepted %q but Mint fails: %v", body, err)
-		}
-		if p.pin != "" && !validPIN(p.pin) {
-			t.Fatalf("pin %q", p.pin)
-		}
-	})
-}
-
-// FuzzSessionCookie: no cookie value panics, and only cookies this
-// process signed are accepted.
-func FuzzSessionCookie(f *testing.F) {
-	f.Add("eyJ2IjoxfQ.AAAA")
-	f.Add("..")
-	f.Add("x")
-	now := time.Unix(1_800_000_000, 0)
-	s := NewSessions(SessionOptions{Key: []byte("0123456789abcdef0123456789abcdef"), Now: func() time.Time { return now }})
-	f.Fuzz(func(t *testing.T, v string) {
-		r := &httpRequestWithCookie{}
-		if id, ok := s.Agent(r.with(v)); ok {
-			t.Fatalf("forged cookie %q accepted as %+v", v, id)
-		}
-	})
-}
-
-type httpRequestWithCookie struct{}
-
-func (httpRequestWithCookie) with(v string) *http.Request {
-	r := &http.Request{Header: http.Header{}}
-	r.AddCookie(&http.Cookie{Name: SessionCookie, Value: v})
-	return r
 }

@@ -68,3 +68,24 @@ func TestFileSecretTooShort(t *testing.T) {
 		t.Fatalf("first read of a short secret: %v, want ErrSecretTooShort", err)
 	}
 }
+
+// TestFileSecretMinLength: a secret file of exactly 16 bytes (the minimum)
+// is used; one of 15 is refused as too short.
+func TestFileSecretMinLength(t *testing.T) {
+	for _, tc := range []struct {
+		secret string
+		ok     bool
+	}{{"0123456789abcdef", true}, {"0123456789abcde", false}} {
+		path := filepath.Join(t.TempDir(), "sdk-secret")
+		if err := os.WriteFile(path, []byte(tc.secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewFileSecret(path, 0, nil).Secret()
+		if tc.ok && (err != nil || string(b) != tc.secret) {
+			t.Errorf("%d-byte secret: %q, %v; want it used", len(tc.secret), b, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrSecretTooShort) {
+			t.Errorf("%d-byte secret: %q, %v; want ErrSecretTooShort", len(tc.secret), b, err)
+		}
+	}
+}
