@@ -30,6 +30,7 @@ type Config struct {
 	Token   Token   `yaml:"token"`
 	Masking Masking `yaml:"masking"`
 	Reload  Reload  `yaml:"reload"`
+	Storage Storage `yaml:"storage"`
 	Sites   []Site  `yaml:"sites"`
 
 	// Hash is the SHA-256 of the config file, hex (set by Load), so a

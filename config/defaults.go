@@ -49,6 +49,9 @@ const (
 	DefaultACMEStorage           = "/var/lib/cobrowse-proxy/acme"
 	DefaultOnDemandRatePerMinute = 10
 
+	DefaultRedisKeyPrefix = "cobrowse-proxy"
+	DefaultRedisTimeout   = 500 * time.Millisecond
+
 	DefaultWidgetPosition = "bottom-right"
 	DefaultWidgetLabel    = "Get help"
 )
@@ -71,6 +74,8 @@ func applyDefaults(c *Config) {
 	setStr(&c.Listen.Admin, DefaultAdminAddr)
 
 	setStr(&c.TLS.Mode, TLSModeOff)
+	setStr(&c.Storage.Redis.KeyPrefix, DefaultRedisKeyPrefix)
+	setDur(&c.Storage.Redis.Timeout, DefaultRedisTimeout)
 	setDur(&c.TLS.Files.ReloadInterval, DefaultTLSReloadInterval)
 	acme := &c.TLS.ACME
 	setStr(&acme.CA, DefaultACMECA)

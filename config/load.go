@@ -258,6 +258,7 @@ func readFiles(c *Config, baseDir string, es *Errors) {
 	c.TLS.Files.KeyFile = resolvePath(baseDir, c.TLS.Files.KeyFile)
 	c.TLS.ACME.CARoots = resolvePath(baseDir, c.TLS.ACME.CARoots)
 	c.TLS.ACME.Storage = resolvePath(baseDir, c.TLS.ACME.Storage)
+	readStorageFiles(&c.Storage.Redis, baseDir, es)
 	readPolicy(c, baseDir, es)
 }
 

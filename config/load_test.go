@@ -134,7 +134,7 @@ sites:
 		}, ""},
 		{"keys are not expanded", `
 zoom: {sdkKey: K}
-${KEY}: 1` + minimalSite, nil, `${KEY}: unknown key at line 3; valid keys here: listen, tls, server, proxy, log, zoom, token, masking, reload, sites`},
+${KEY}: 1` + minimalSite, nil, `${KEY}: unknown key at line 3; valid keys here: listen, tls, server, proxy, log, zoom, token, masking, reload, storage, sites`},
 		{"missing variable", `
 zoom: {sdkKey: K}
 sites:

@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	if r := c.Masking.Audit.SampleRate; r != nil && !(*r >= 0 && *r <= 1) {
 		es.add("masking.audit.sampleRate", fmt.Sprint(*r), "must be between 0 and 1 (1: audit every page view; 0.1: one in ten)")
 	}
+	c.validateStorage(&es)
 	c.validateSites(&es)
 	return es.err()
 }
