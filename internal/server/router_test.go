@@ -248,3 +248,61 @@ func TestReservedPrefixEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterWildcardsLongestSuffix: with nested wildcard hosts on different
+// sites, a host goes to the site of the longest matching suffix, whatever
+// order the config (and Go's map iteration) lists them in; a host that is
+// only the suffix itself (".example.com") or its bare domain matches no
+// wildcard and is refused with 421, reaching no upstream. Several routers
+// are built so that a wrong sort cannot pass by a lucky map order.
+func TestRouterWildcardsLongestSuffix(t *testing.T) {
+	ups := make([]*countingUpstream, 4)
+	for i := range ups {
+		ups[i] = newCountingUpstream(t)
+	}
+	for range 6 {
+		cfg := baseConfig(ups[0].URL) // shop: shop.example.com, *.example.com
+		cfg.Sites = append(cfg.Sites,
+			config.Site{Name: "d", Hosts: []string{"*.d.c.b.example.com"}, Upstream: ups[3].URL},
+			config.Site{Name: "b", Hosts: []string{"*.b.example.com"}, Upstream: ups[1].URL},
+			config.Site{Name: "c", Hosts: []string{"*.c.b.example.com"}, Upstream: ups[2].URL},
+		)
+		ps := newProxy(t, cfg)
+		for _, c := range []struct {
+			host string
+			up   int // index into ups; -1: refused
+		}{
+			{"x.example.com", 0},
+			{"b.example.com", 0},
+			{"x.b.example.com", 1},
+			{"c.b.example.com", 1},
+			{"x.c.b.example.com", 2},
+			{"X.D.C.B.Example.com:8443", 3},
+			{"y.x.d.c.b.example.com.", 3},
+			{".example.com", -1},
+			{".b.example.com", 0},
+			{"example.com", -1},
+		} {
+			before := make([]int64, len(ups))
+			for i, u := range ups {
+				before[i] = u.n.Load()
+			}
+			res, body := get(t, ps.URL, c.host, "/x", nil)
+			for i, u := range ups {
+				got, want := u.n.Load()-before[i], int64(0)
+				if i == c.up {
+					want = 1
+				}
+				if got != want {
+					t.Errorf("Host %q: upstream %d got %d request(s), want %d", c.host, i, got, want)
+				}
+			}
+			if c.up < 0 && res.StatusCode != 421 {
+				t.Errorf("Host %q: status %d %q, want 421", c.host, res.StatusCode, body)
+			}
+			if c.up >= 0 && res.StatusCode != 200 {
+				t.Errorf("Host %q: status %d %q, want 200 from upstream %d", c.host, res.StatusCode, body, c.up)
+			}
+		}
+	}
+}
