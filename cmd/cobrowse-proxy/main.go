@@ -6,6 +6,7 @@
 //	cobrowse-proxy demo                   a demo shop behind the proxy, on loopback
 //	cobrowse-proxy token -config FILE     mint a token for debugging
 //	cobrowse-proxy hash-key               hash an agent access key for the config
+//	cobrowse-proxy probe [-url URL]       exit 0 when URL answers 200 (container probes)
 //	cobrowse-proxy version                print the version
 package main
 
@@ -23,8 +24,16 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
+// version, commit and buildDate are stamped in at build time (make build,
+// make image): -ldflags "-X main.version=v1.2.3 -X main.commit=SHA
+// -X main.buildDate=2026-12-03T07:00:00Z". commit and buildDate win over
+// the vcs settings Go records, which a build outside a git checkout (a
+// container build context) does not have.
+var (
+	version   = ""
+	commit    = ""
+	buildDate = ""
+)
 
 const usage = `cobrowse-proxy adds Zoom Cobrowse to a website without changing its code.
 
@@ -71,13 +80,15 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdToken(args[1:], os.Stdin, stdout, stderr)
 	case "hash-key":
 		err = cmdHashKey(args[1:], os.Stdin, stdout, stderr)
+	case "probe":
+		err = cmdProbe(ctx, args[1:], stderr)
 	case "version", "-version", "--version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "cobrowse-proxy version: takes no arguments (got %q)\n", args[1])
 			return 2
 		}
 		bi, _ := debug.ReadBuildInfo()
-		fmt.Fprintln(stdout, "cobrowse-proxy", versionLine(versionString(), bi))
+		fmt.Fprintln(stdout, "cobrowse-proxy", stampedVersionLine(versionString(), commit, buildDate, bi))
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -144,6 +155,12 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // vcs.modified: go build does this in a git checkout) and the Go version,
 // so that a "dev" build can still be traced to its source.
 func versionLine(v string, bi *debug.BuildInfo) string {
+	return stampedVersionLine(v, "", "", bi)
+}
+
+// stampedVersionLine is versionLine with the commit and build date stamped
+// in by -ldflags; an empty one falls back to Go's vcs settings.
+func stampedVersionLine(v, stampedCommit, stampedDate string, bi *debug.BuildInfo) string {
 	var rev, when string
 	modified := false
 	goVersion := runtime.Version()
@@ -161,6 +178,12 @@ func versionLine(v string, bi *debug.BuildInfo) string {
 				modified = s.Value == "true"
 			}
 		}
+	}
+	if stampedCommit != "" {
+		rev, modified = stampedCommit, false
+	}
+	if stampedDate != "" {
+		when = stampedDate
 	}
 	out := v
 	if rev != "" {

@@ -30,12 +30,16 @@ import (
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "path to the YAML config file (required)")
+	path := fs.String("config", "", "path to the YAML config file (default: $"+configEnv+", else "+defaultConfigPath+")")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *path == "" {
-		return usageError{"-config FILE is required (see config.example.yaml)"}
+		p, err := defaultConfig(os.LookupEnv, os.Stat)
+		if err != nil {
+			return err
+		}
+		*path = p
 	}
 	cfg, err := config.Load(*path, os.LookupEnv)
 	if err != nil {
