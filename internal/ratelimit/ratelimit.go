@@ -29,9 +29,10 @@ type Limiter struct {
 	k *Keyed[netip.Prefix]
 }
 
-// New returns a limiter; now is the clock (nil: time.Now).
-func New(l Limit, now func() time.Time) *Limiter {
-	return &Limiter{k: NewKeyed[netip.Prefix](l, now)}
+// New returns a limiter; now is the clock (nil: time.Now). With the
+// Shared option the limit counts across a fleet (remote.go).
+func New(l Limit, now func() time.Time, opts ...Option) *Limiter {
+	return &Limiter{k: NewKeyed[netip.Prefix](l, now, opts...)}
 }
 
 // Allow takes one request's worth from addr's bucket. When the bucket is
@@ -60,6 +61,8 @@ type Keyed[K comparable] struct {
 	max   int
 	now   func() time.Time
 
+	remote *shared // nil: this process only
+
 	mu      sync.Mutex
 	buckets map[K]*bucket
 }
@@ -70,22 +73,44 @@ type bucket struct {
 }
 
 // NewKeyed returns a limiter by key; now is the clock (nil: time.Now).
-func NewKeyed[K comparable](l Limit, now func() time.Time) *Keyed[K] {
+// With the Shared option the limit counts across a fleet (remote.go).
+func NewKeyed[K comparable](l Limit, now func() time.Time, opts ...Option) *Keyed[K] {
 	if now == nil {
 		now = time.Now
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &Keyed[K]{
 		every: l.Every, burst: float64(l.Burst), max: max(l.MaxClients, 1), now: now,
+		remote:  o.shared(l),
 		buckets: make(map[K]*bucket),
 	}
 }
 
 // Allow takes one request's worth from key's bucket. When the bucket is
 // empty it returns false and how long until the next request would pass.
-func (l *Keyed[K]) Allow(key K) (bool, time.Duration) { return l.take(key, 1) }
+func (l *Keyed[K]) Allow(key K) (bool, time.Duration) { return l.decide(key, 1) }
 
 // Check reports what Allow would, without taking anything.
-func (l *Keyed[K]) Check(key K) (bool, time.Duration) { return l.take(key, 0) }
+func (l *Keyed[K]) Check(key K) (bool, time.Duration) { return l.decide(key, 0) }
+
+// decide asks the shared bucket when there is one and it answers, and the
+// local bucket otherwise. While Redis answers, what it allows is also
+// taken locally, so a fallback starts from this replica's own recent
+// traffic rather than from full buckets.
+func (l *Keyed[K]) decide(key K, n float64) (bool, time.Duration) {
+	if l.remote != nil {
+		if ok, wait, err := l.remote.take(keyString(key), n > 0); err == nil {
+			if ok && n > 0 {
+				l.take(key, n)
+			}
+			return ok, wait
+		}
+	}
+	return l.take(key, n)
+}
 
 func (l *Keyed[K]) take(key K, n float64) (bool, time.Duration) {
 	now := l.now()
