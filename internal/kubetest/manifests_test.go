@@ -1,0 +1,274 @@
+package kubetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// kustomize renders the kustomization in dir.
+func kustomize(t *testing.T, dir string) []byte {
+	t.Helper()
+	bin := tool(t, "KUSTOMIZE", "kustomize")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "build", dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v\n%s", dir, err, stderr.Bytes())
+	}
+	return out
+}
+
+// splitObjects reads a multi-document YAML stream into objects.
+func splitObjects(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var obj map[string]any
+		err := dec.Decode(&obj)
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatalf("parse YAML: %v", err)
+		}
+		if obj != nil {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// kustomizationFile is the file that makes a directory a kustomization.
+func kustomizationFile(dir string) string {
+	for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return filepath.Join(dir, n)
+		}
+	}
+	return ""
+}
+
+// kustomizations lists every directory under root holding a kustomization.
+func kustomizations(t *testing.T, root string) []string {
+	t.Helper()
+	var dirs []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && kustomizationFile(path) != "" {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	sort.Strings(dirs)
+	return dirs
+}
+
+// isComponent reports whether the kustomization in dir is a Component,
+// which renders only when applied to a base.
+func isComponent(t *testing.T, dir string) bool {
+	t.Helper()
+	b, err := os.ReadFile(kustomizationFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Kind string `yaml:"kind"`
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	return k.Kind == "Component"
+}
+
+// testBase is a small app, itself restricted-compliant, with its port
+// named http, that a Component is applied to.
+const testBase = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  labels: {app: app}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata:
+      labels: {app: app}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: app
+        image: registry.example/app:1
+        ports:
+        - {name: http, containerPort: 8080}
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          runAsUser: 1000
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: app
+spec:
+  selector: {app: app}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+`
+
+// renderComponent renders the Component in dir applied to testBase.
+func renderComponent(t *testing.T, dir string) []byte {
+	t.Helper()
+	base := t.TempDir()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(base, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(base, "app.yaml"), []byte(testBase))
+	writeFile(t, filepath.Join(base, "kustomization.yaml"), []byte(
+		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [app.yaml]\ncomponents: ["+rel+"]\n"))
+	return kustomize(t, base)
+}
+
+// foreignCRDs are kinds from other projects (Prometheus Operator,
+// cert-manager) that deploy/ uses; the test creates permissive CRDs for
+// them, so their objects are checked for shape (apiVersion, kind,
+// namespace) but not against the real schemas.
+var foreignCRDs = []struct {
+	group, version, kind, plural string
+}{
+	{"monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"},
+	{"monitoring.coreos.com", "v1", "PodMonitor", "podmonitors"},
+	{"monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"},
+	{"cert-manager.io", "v1", "Certificate", "certificates"},
+	{"cert-manager.io", "v1", "Issuer", "issuers"},
+}
+
+// applyRendered dry-runs every object of a rendered kustomization with
+// server-side apply, each namespace it names created first (real,
+// restricted), and fails on any refusal or any Warning header.
+func applyRendered(t *testing.T, c *Cluster, rendered []byte) {
+	t.Helper()
+	objs := splitObjects(t, rendered)
+	if len(objs) == 0 {
+		t.Fatal("kustomize rendered no objects")
+	}
+	const defaultNS = "kubetest-apps"
+	namespaces := map[string]bool{defaultNS: true}
+	for _, o := range objs {
+		meta, _ := o["metadata"].(map[string]any)
+		if ns, _ := meta["namespace"].(string); ns != "" {
+			namespaces[ns] = true
+		}
+		if o["kind"] == "Namespace" && o["apiVersion"] == "v1" {
+			name, _ := meta["name"].(string)
+			namespaces[name] = true
+		}
+	}
+	for ns := range namespaces {
+		if r := c.Do(t, http.MethodGet, "/api/v1/namespaces/"+ns, "", nil); r.Code == http.StatusNotFound {
+			c.CreateNamespace(t, ns, restrictedLabels())
+		}
+	}
+	for _, o := range objs {
+		meta, _ := o["metadata"].(map[string]any)
+		what := o["kind"].(string) + "/" + meta["name"].(string)
+		r := c.Apply(t, o, defaultNS, true)
+		if r.Code != http.StatusOK && r.Code != http.StatusCreated {
+			t.Errorf("%s refused by server-side apply (dry run): %d %s", what, r.Code, r.Body)
+			continue
+		}
+		for _, w := range r.Warnings {
+			t.Errorf("%s: warning from the API server: %s", what, w)
+		}
+	}
+}
+
+// TestDeployManifestsAcceptedRestricted renders every kustomization under
+// deploy/ (Components applied to a small test app) and server-side
+// applies it, as a dry run, in namespaces that enforce and warn at the
+// restricted Pod Security level: nothing may be refused and no Warning
+// header may come back.
+func TestDeployManifestsAcceptedRestricted(t *testing.T) {
+	dirs := kustomizations(t, filepath.Join("..", "..", "deploy"))
+	if len(dirs) == 0 {
+		t.Skip("no kustomization under deploy/ yet")
+	}
+	c := StartCluster(t)
+	for _, crd := range foreignCRDs {
+		c.CreateCRD(t, crd.group, crd.version, crd.kind, crd.plural, true)
+	}
+	for _, dir := range dirs {
+		name := strings.TrimPrefix(filepath.ToSlash(dir), "../../")
+		t.Run(name, func(t *testing.T) {
+			var rendered []byte
+			if isComponent(t, dir) {
+				rendered = renderComponent(t, dir)
+			} else {
+				rendered = kustomize(t, dir)
+			}
+			applyRendered(t, c, rendered)
+		})
+	}
+}
+
+// TestHarnessSeesPodSecurityWarnings guards the test above against a
+// harness that would pass anything: in a restricted namespace a
+// Deployment whose pods run as root comes back with a Warning header, the
+// compliant test app does not, and a non-compliant pod is refused.
+func TestHarnessSeesPodSecurityWarnings(t *testing.T) {
+	c := StartCluster(t)
+	c.CreateNamespace(t, "restricted", restrictedLabels())
+	objs := splitObjects(t, []byte(testBase))
+
+	r := c.Apply(t, objs[0], "restricted", true)
+	if r.Code != http.StatusCreated && r.Code != http.StatusOK {
+		t.Fatalf("compliant Deployment: %d %s", r.Code, r.Body)
+	}
+	if len(r.Warnings) != 0 {
+		t.Fatalf("compliant Deployment warned: %q", r.Warnings)
+	}
+
+	root := splitObjects(t, []byte(strings.Replace(testBase, "runAsNonRoot: true", "runAsNonRoot: false", 1)))[0]
+	r = c.Apply(t, root, "restricted", true)
+	if r.Code != http.StatusCreated && r.Code != http.StatusOK {
+		t.Fatalf("root Deployment: %d %s", r.Code, r.Body)
+	}
+	if len(r.Warnings) == 0 || !strings.Contains(strings.Join(r.Warnings, " "), "restricted") {
+		t.Fatalf("root Deployment: no restricted warning: %q", r.Warnings)
+	}
+
+	pod := map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "root"},
+		"spec":     map[string]any{"containers": []any{map[string]any{"name": "c", "image": "busybox"}}}}
+	r = c.Apply(t, pod, "restricted", true)
+	if r.Code != http.StatusForbidden {
+		t.Fatalf("non-compliant pod: status %d, want 403: %s", r.Code, r.Body)
+	}
+}
