@@ -25,3 +25,25 @@ func TestWithNonce(t *testing.T) {
 		}
 	}
 }
+
+// TestWithNonceEdges: tags at the edges of what withNonce handles get the
+// nonce all the same: the closing "></script>" or the src at the very
+// start, a src="/ right before the end, an origin or a nonce longer than
+// the tag.
+func TestWithNonceEdges(t *testing.T) {
+	const longSelf = "https://a-rather-long-host-name-for-a-shop-that-goes-on-and-on.example"
+	const longNonce = "bG9uZy1ub25jZS1sb25nLW5vbmNlLWxvbmctbm9uY2UtbG9uZy1ub25jZS1sb25nLW5vbmNlLWxvbmc="
+	for _, tt := range []struct{ tag, nonce, self, want string }{
+		{`></script>`, "N0nce", "https://s", ` nonce="N0nce"></script>`},
+		{`<a></script>`, "N0nce", "https://s", `<a nonce="N0nce"></script>`},
+		{`src="/b.js"></script>`, "N0nce", "https://s", `src="https://s/b.js" nonce="N0nce"></script>`},
+		{`<script src="/></script>`, "N0nce", "https://s", `<script src="https://s/ nonce="N0nce"></script>`},
+		{`<script src="/a"></script>`, "N", longSelf, `<script src="` + longSelf + `/a" nonce="N"></script>`},
+		{`<script src="/a"></script>`, longNonce, "https://s", `<script src="https://s/a" nonce="` + longNonce + `"></script>`},
+		{`<script></script>src="/a"`, "N0nce", "https://s", `<script nonce="N0nce"></script>src="/a"`},
+	} {
+		if got := string(withNonce([]byte(tt.tag), tt.nonce, tt.self)); got != tt.want {
+			t.Errorf("withNonce(%s, %s, %s)\n got %s\nwant %s", tt.tag, tt.nonce, tt.self, got, tt.want)
+		}
+	}
+}

@@ -30,9 +30,12 @@ func TestUpstreamErrors(t *testing.T) {
 		upstream string
 		code     int
 		kind     string
+		text     string // what the page says happened
 	}{
-		{"refused", "http://" + closedAddr(t), http.StatusBadGateway, "refused"},
-		{"header timeout", slow.URL, http.StatusGatewayTimeout, "timeout"},
+		{"refused", "http://" + closedAddr(t), http.StatusBadGateway, "refused",
+			"<h1>502 Bad Gateway</h1>\n<p>The site's server could not be reached or did not answer properly. Please try again in a moment.</p>"},
+		{"header timeout", slow.URL, http.StatusGatewayTimeout, "timeout",
+			"<h1>504 Gateway Timeout</h1>\n<p>The site's server took too long to answer. Please try again in a moment.</p>"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, c.upstream, func(cfg *config.Config) {
@@ -53,6 +56,9 @@ func TestUpstreamErrors(t *testing.T) {
 			}
 			if !strings.Contains(string(body), id) {
 				t.Errorf("body does not contain request id %q:\n%s", id, body)
+			}
+			if !strings.Contains(string(body), c.text) {
+				t.Errorf("body does not say %q:\n%s", c.text, body)
 			}
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("Content-Type %q", ct)
