@@ -184,6 +184,7 @@ func startTLS(ctx context.Context, cfg *config.Config, l server.Listeners, live 
 	}
 	tm, err := tlsconf.New(ctx, tlsconf.Options{
 		TLS:          cfg.TLS,
+		Redis:        cfg.Storage.Redis,
 		Names:        tlsconf.SiteHosts(cfg.Sites),
 		HTTPAddr:     httpAddr,
 		HTTPSAddr:    l.HTTPS.Addr().String(),

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redisstore"
 )
 
 // acmeSource obtains and renews certificates with certmagic.
@@ -35,7 +36,10 @@ type acmeSource struct {
 	log     *slog.Logger
 	metrics *Metrics
 	storage certmagic.Storage
-	cache   *certmagic.Cache
+	// closeStorage releases a Redis storage and its client; nil for the
+	// file storage.
+	closeStorage func()
+	cache        *certmagic.Cache
 	names   []string
 	listed  map[string]bool
 
@@ -91,9 +95,6 @@ func (s *acmeSource) listNames(names []string) {
 
 func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, error) {
 	a := o.TLS.ACME
-	if err := checkStorage(a.Storage); err != nil {
-		return nil, err
-	}
 	roots, err := caRoots(a.CARoots)
 	if err != nil {
 		return nil, err
@@ -101,13 +102,15 @@ func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, e
 	s := &acmeSource{
 		log:     o.Logger,
 		metrics: met,
-		storage: &certmagic.FileStorage{Path: a.Storage},
 		http01:  slices.Contains(a.Challenges, config.ChallengeHTTP01),
 		tlsALPN: slices.Contains(a.Challenges, config.ChallengeTLSALPN01),
 		listed:  map[string]bool{},
 	}
 	if !s.http01 && !s.tlsALPN {
 		return nil, fmt.Errorf("tls.acme.challenges: enable %s or %s", config.ChallengeHTTP01, config.ChallengeTLSALPN01)
+	}
+	if err := s.openStorage(o); err != nil {
+		return nil, err
 	}
 	s.listNames(append(slices.Clone(o.Names), a.Domains...))
 
@@ -167,6 +170,49 @@ func newACMESource(ctx context.Context, o Options, met *Metrics) (*acmeSource, e
 		s.serve = s.onDemand
 	}
 	return s, nil
+}
+
+// openStorage picks where certificates, the ACME account, challenge
+// answers and locks live: Redis when storage.redis.url is set (a fleet
+// shares it; see docs/fleet.md), else the tls.acme.storage directory.
+//
+// With Redis, replicas coordinate through certmagic's own protocol: the
+// obtain/renew lock (one order per name for the fleet), the challenge
+// answers it stores (distributed solving: any replica answers the CA),
+// and the storage check before each renewal (a replica whose cached
+// certificate enters its renewal window loads the one another replica
+// already renewed instead of ordering again).
+func (s *acmeSource) openStorage(o Options) error {
+	r := o.Redis
+	if r.URL == "" {
+		if err := checkStorage(o.TLS.ACME.Storage); err != nil {
+			return err
+		}
+		s.storage = &certmagic.FileStorage{Path: o.TLS.ACME.Storage}
+		return nil
+	}
+	client, err := redisstore.NewClient(r)
+	if err != nil {
+		return err
+	}
+	st, err := redisstore.New(client, redisstore.Options{
+		Prefix:        r.KeyPrefix,
+		Timeout:       r.Timeout,
+		EncryptionKey: r.EncryptionKey,
+		LockTTL:       o.RedisLockTTL,
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		client.Close()
+		return err
+	}
+	s.storage = st
+	s.closeStorage = func() {
+		st.Close()
+		client.Close()
+	}
+	s.log.Info("tls: ACME certificates, account and locks in Redis", "redis", r)
+	return nil
 }
 
 // issuable reports whether an ACME CA can be asked for name over HTTP-01 or
@@ -280,6 +326,9 @@ func (s *acmeSource) close() {
 		s.stop()
 	}
 	s.cache.Stop()
+	if s.closeStorage != nil {
+		s.closeStorage()
+	}
 }
 
 func (s *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {

@@ -29,6 +29,13 @@ import (
 type Options struct {
 	// TLS is the tls: section of the config (defaults applied, validated).
 	TLS config.TLS
+	// Redis is storage.redis: with a URL, mode acme keeps certificates,
+	// the account, challenge answers and locks in Redis, shared by the
+	// fleet, instead of in tls.acme.storage.
+	Redis config.StorageRedis
+	// RedisLockTTL is how long an issuance lock outlives a replica that
+	// died holding it. Zero: redisstore.DefaultLockTTL (tests shorten it).
+	RedisLockTTL time.Duration
 	// Names are the host names the sites serve (SiteHosts). In mode acme a
 	// certificate is obtained for each one a CA can issue for: wildcards,
 	// IP addresses and localhost names are skipped.
