@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -59,9 +60,15 @@ type Sessions struct {
 // Revocations are the signed-out session cookies. One list outlives a
 // config reload (SessionOptions.Revoked), so a cookie signed out before
 // the reload stays refused after it.
+//
+// With NewRevocations and a Redis, a sign-out also reaches every other
+// replica (revocations_redis.go).
 type Revocations struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
+	shared revocationsRedis // zero: this replica only
+
+	mu      sync.Mutex
+	m       map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
+	pending map[[sha256.Size]byte]int64 // revoked here but not yet written to Redis
 }
 
 // maxRevoked bounds the revocation list. Only a signed-in agent can add to
@@ -185,7 +192,9 @@ func (s *Sessions) Revoke(r *http.Request) {
 	if !ok {
 		return
 	}
-	s.revoked.add(sig, p.Exp, s.now().Unix())
+	now := s.now().Unix()
+	s.revoked.add(sig, p.Exp, now)
+	s.revoked.publish(r.Context(), sig, p.Exp, now)
 }
 
 // add records sig, expiring at exp, as revoked.
@@ -212,12 +221,12 @@ func (rv *Revocations) add(sig [sha256.Size]byte, exp, now int64) {
 	rv.m[sig] = exp
 }
 
-func (s *Sessions) isRevoked(sig [sha256.Size]byte) bool {
+func (s *Sessions) isRevoked(ctx context.Context, sig [sha256.Size]byte, exp int64) bool {
 	rv := s.revoked
 	rv.mu.Lock()
-	defer rv.mu.Unlock()
 	_, ok := rv.m[sig]
-	return ok
+	rv.mu.Unlock()
+	return ok || rv.sharedRevoked(ctx, sig, exp, s.now().Unix())
 }
 
 func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
@@ -232,7 +241,7 @@ func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
 // or whose signed expiry has passed is refused.
 func (s *Sessions) Agent(r *http.Request) (Identity, bool) {
 	p, sig, ok := s.parse(r)
-	if !ok || s.isRevoked(sig) {
+	if !ok || s.isRevoked(r.Context(), sig, p.Exp) {
 		return Identity{}, false
 	}
 	return Identity{UserID: p.Sub, UserName: CleanName(p.Name, MaxUserNameLen), Method: MethodSession, Via: p.Via}, true
