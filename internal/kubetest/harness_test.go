@@ -159,8 +159,10 @@ func StartCluster(t *testing.T) *Cluster {
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=kubetest="+peerURL,
 		"--unsafe-no-fsync", "--log-level=warn")
+	plain := &http.Client{Timeout: 5 * time.Second}
+	t.Cleanup(plain.CloseIdleConnections)
 	waitFor(t, "etcd", func() error {
-		resp, err := http.Get(etcdURL + "/health")
+		resp, err := plain.Get(etcdURL + "/health")
 		if err != nil {
 			return err
 		}
