@@ -66,7 +66,13 @@ func (s *Store) Admin() http.Handler {
 			}
 			limit = min(n, maxTop)
 		}
-		l := s.listing(q.Get("site"), limit)
+		l, ok := Listing{}, false
+		if s.shared != nil {
+			l, ok = s.shared.listing(r.Context(), q.Get("site"), limit)
+		}
+		if !ok {
+			l = s.listing(q.Get("site"), limit)
+		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -105,18 +111,23 @@ func (s *Store) listing(site string, limit int) Listing {
 	s.mu.Unlock()
 	slices.SortFunc(l.Sites, func(a, b SiteListing) int { return strings.Compare(a.Site, b.Site) })
 	for i := range l.Sites {
-		top := l.Sites[i].Top
-		slices.SortFunc(top, func(a, b TopEntry) int {
-			return cmp.Or(cmp.Compare(b.Hits, a.Hits), b.LastSeen.Compare(a.LastSeen),
-				strings.Compare(a.Path, b.Path), strings.Compare(a.Selector, b.Selector))
-		})
-		top = top[:min(len(top), limit)]
-		for j := range top {
-			top[j].Suggest = yamlItem(top[j].Selector)
-		}
-		l.Sites[i].Top = top
+		l.Sites[i].Top = sortTop(l.Sites[i].Top, limit)
 	}
 	return l
+}
+
+// sortTop sorts gaps by hits, then the most recent first, then path and
+// selector, keeps the first limit and fills in their Suggest.
+func sortTop(top []TopEntry, limit int) []TopEntry {
+	slices.SortFunc(top, func(a, b TopEntry) int {
+		return cmp.Or(cmp.Compare(b.Hits, a.Hits), b.LastSeen.Compare(a.LastSeen),
+			strings.Compare(a.Path, b.Path), strings.Compare(a.Selector, b.Selector))
+	})
+	top = top[:min(len(top), limit)]
+	for j := range top {
+		top[j].Suggest = yamlItem(top[j].Selector)
+	}
+	return top
 }
 
 // yamlItem is sel as a YAML list item in single quotes, where only the

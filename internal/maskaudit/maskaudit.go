@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
@@ -88,6 +89,14 @@ type Options struct {
 	Rate ratelimit.Limit
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Redis, when set, also aggregates every replica's gaps per site
+	// (shared.go), and the admin listing reads the aggregate while Redis
+	// answers (this replica's own gaps otherwise). MaxGapsPerSite bounds
+	// each site's aggregate too.
+	Redis *fleet.Redis
+	// SharedTTL is how long a site's aggregate lives after its last
+	// report (0: DefaultSharedTTL, 30 days).
+	SharedTTL time.Duration
 }
 
 // Store keeps the gaps reported per site. It is safe for concurrent use.
@@ -96,6 +105,7 @@ type Store struct {
 	now      func() time.Time
 	unmasked *prometheus.CounterVec
 	limiter  *ratelimit.Limiter
+	shared   *shared // nil: this replica's gaps only
 	perSite  int
 	total    int
 
@@ -155,6 +165,12 @@ func New(o Options) *Store {
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(s.unmasked)
 	}
+	if o.Redis != nil {
+		if o.SharedTTL <= 0 {
+			o.SharedTTL = DefaultSharedTTL
+		}
+		s.shared = &shared{r: o.Redis, prefix: o.Redis.Prefix() + "maskaudit:", perSite: o.MaxGapsPerSite, ttl: o.SharedTTL}
+	}
 	return s
 }
 
@@ -178,6 +194,9 @@ func (s *Store) record(ctx context.Context, site string, rep report) {
 	now := s.now()
 	for _, f := range rep.Fields {
 		s.unmasked.WithLabelValues(site, f.Kind).Inc()
+	}
+	if s.shared != nil {
+		s.shared.add(ctx, site, rep, now)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
