@@ -1,7 +1,9 @@
 // Package ratelimit is the token-bucket limiter shared by the token
 // endpoint, the CSP report endpoint and on-demand certificate issuance:
 // one bucket per client address (per /64 for IPv6), or per any other key
-// (an agent's identity), in bounded memory.
+// (an agent's identity), in bounded memory. With the Shared option a
+// limit counts across every replica of a fleet, in Redis, and falls back
+// to the local bucket when Redis cannot answer (remote.go).
 package ratelimit
 
 import (

@@ -261,17 +261,6 @@ func TestSharedRedisPaused(t *testing.T) {
 	}
 }
 
-// TestSharedNeedsContextTimeout: a client whose reads ignore the context
-// deadline is refused, naming the option.
-func TestSharedNeedsContextTimeout(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client()
-	c.Options().ContextTimeoutEnabled = false
-	if _, err := fleet.New(c, fleet.Options{}); err == nil || !strings.Contains(err.Error(), "ContextTimeoutEnabled") {
-		t.Fatalf("fleet.New = %v, want an error naming ContextTimeoutEnabled", err)
-	}
-}
-
 // BenchmarkAllow compares a local Allow with a shared one (one EVALSHA
 // round trip to a redis-server on loopback).
 func BenchmarkAllow(b *testing.B) {

@@ -1,0 +1,174 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redistest"
+)
+
+type harness struct {
+	r   *Redis
+	srv *redistest.Server
+	reg *prometheus.Registry
+	log *bytes.Buffer // written only by the test goroutine's calls
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{srv: redistest.Start(t), reg: prometheus.NewRegistry(), log: &bytes.Buffer{}, now: time.Unix(1_700_000_000, 0)}
+	r, err := New(h.srv.Client(), Options{
+		Prefix: "p:", Timeout: 100 * time.Millisecond, Registerer: h.reg,
+		Logger: slog.New(slog.NewTextHandler(h.log, nil)),
+		Now: func() time.Time {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.now
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.r = r
+	return h
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+func ping(ctx context.Context, c redis.UniversalClient) error { return c.Ping(ctx).Err() }
+
+func (h *harness) metrics(t *testing.T, want string) {
+	t.Helper()
+	const head = `
+# HELP cobrowse_proxy_redis_fallbacks_total Operations served from local state because Redis failed, timed out or its circuit was open, by use (ratelimit, revocations, maskaudit).
+# TYPE cobrowse_proxy_redis_fallbacks_total counter
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(head+want), "cobrowse_proxy_redis_fallbacks_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDoAnswers: a missing key (redis.Nil) is an answer, and a caller's
+// own cancellation says nothing about Redis: neither opens the circuit.
+func TestDoAnswers(t *testing.T) {
+	h := newHarness(t)
+	err := h.r.Do(t.Context(), UseRevocations, func(ctx context.Context, c redis.UniversalClient) error {
+		return c.Get(ctx, "p:missing").Err()
+	})
+	if !errors.Is(err, redis.Nil) || !h.r.Up() {
+		t.Fatalf("missing key: %v, up %v; want redis.Nil, up", err, h.r.Up())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := h.r.Do(ctx, UseRevocations, ping); err == nil || !h.r.Up() {
+		t.Fatalf("cancelled caller: %v, up %v; want an error, still up", err, h.r.Up())
+	}
+	h.metrics(t, `cobrowse_proxy_redis_fallbacks_total{use="maskaudit"} 0
+cobrowse_proxy_redis_fallbacks_total{use="ratelimit"} 0
+cobrowse_proxy_redis_fallbacks_total{use="revocations"} 0
+`)
+}
+
+// TestDoCircuit: a failure opens the circuit (one log line, redis_up 0);
+// while it is open no call reaches fn; after RetryAfter one probe does,
+// and its success closes the circuit (one log line, redis_up 1).
+func TestDoCircuit(t *testing.T) {
+	h := newHarness(t)
+	h.srv.Stop()
+	if err := h.r.Do(t.Context(), UseRateLimit, ping); err == nil || errors.Is(err, ErrDown) || h.r.Up() {
+		t.Fatalf("Redis stopped: %v, up %v; want the client's error, down", err, h.r.Up())
+	}
+	h.srv.Start()
+	calls := 0
+	count := func(ctx context.Context, c redis.UniversalClient) error { calls++; return ping(ctx, c) }
+	for range 3 {
+		if err := h.r.Do(t.Context(), UseMaskAudit, count); !errors.Is(err, ErrDown) {
+			t.Fatalf("circuit open: %v, want ErrDown", err)
+		}
+	}
+	if calls != 0 {
+		t.Fatalf("circuit open: %d calls reached Redis, want 0", calls)
+	}
+	if v := testutil.ToFloat64(h.r.up); v != 0 {
+		t.Errorf("circuit open: redis_up %v", v)
+	}
+	h.advance(DefaultRetryAfter)
+	if err := h.r.Do(t.Context(), UseMaskAudit, count); err != nil || calls != 1 || !h.r.Up() {
+		t.Fatalf("probe: %v, %d calls, up %v; want success, 1, up", err, calls, h.r.Up())
+	}
+	if v := testutil.ToFloat64(h.r.up); v != 1 {
+		t.Errorf("closed again: redis_up %v", v)
+	}
+	log := h.log.String()
+	if strings.Count(log, "redis unavailable") != 1 || strings.Count(log, "redis is back") != 1 {
+		t.Errorf("want one line per transition:\n%s", log)
+	}
+	h.metrics(t, `cobrowse_proxy_redis_fallbacks_total{use="maskaudit"} 3
+cobrowse_proxy_redis_fallbacks_total{use="ratelimit"} 1
+cobrowse_proxy_redis_fallbacks_total{use="revocations"} 0
+`)
+}
+
+// TestDoOneProbe: while one request probes an open circuit, the others
+// stay local; a failed probe keeps the circuit open for another RetryAfter.
+func TestDoOneProbe(t *testing.T) {
+	h := newHarness(t)
+	h.srv.Stop()
+	h.r.Do(t.Context(), UseRateLimit, ping)
+	h.advance(DefaultRetryAfter)
+	inProbe, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- h.r.Do(context.Background(), UseRateLimit, func(ctx context.Context, c redis.UniversalClient) error {
+			close(inProbe)
+			<-release
+			return ping(ctx, c)
+		})
+	}()
+	<-inProbe
+	called := false
+	if err := h.r.Do(t.Context(), UseRateLimit, func(context.Context, redis.UniversalClient) error { called = true; return nil }); !errors.Is(err, ErrDown) || called {
+		t.Fatalf("during the probe: %v, called %v; want ErrDown, not called", err, called)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("probe of a stopped Redis succeeded")
+	}
+	if err := h.r.Do(t.Context(), UseRateLimit, ping); !errors.Is(err, ErrDown) {
+		t.Fatalf("after a failed probe: %v, want ErrDown until RetryAfter", err)
+	}
+}
+
+// TestNewNeedsContextTimeout: a client whose reads ignore the context's
+// deadline is refused, naming the option.
+func TestNewNeedsContextTimeout(t *testing.T) {
+	for _, c := range []redis.UniversalClient{
+		redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
+		redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}),
+	} {
+		defer c.Close()
+		if _, err := New(c, Options{}); err == nil || !strings.Contains(err.Error(), "ContextTimeoutEnabled") {
+			t.Errorf("%T: New = %v, want an error naming ContextTimeoutEnabled", c, err)
+		}
+	}
+	if _, err := New(nil, Options{}); err == nil {
+		t.Error("New(nil) succeeded")
+	}
+}
