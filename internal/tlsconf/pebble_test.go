@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -34,6 +35,13 @@ type testPebble struct {
 
 func startPebble(t *testing.T, httpPort, tlsPort int) *testPebble {
 	t.Helper()
+	return startPebbleWrapped(t, httpPort, tlsPort, nil)
+}
+
+// startPebbleWrapped is startPebble with wrap around Pebble's ACME
+// handler (to count orders, say); nil: none.
+func startPebbleWrapped(t *testing.T, httpPort, tlsPort int, wrap func(http.Handler) http.Handler) *testPebble {
+	t.Helper()
 	// Speed only: no random 0-5s sleep before each validation and no
 	// deliberately rejected nonces. Validation itself stays real
 	// (PEBBLE_VA_ALWAYS_VALID is not set).
@@ -52,7 +60,11 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *testPebble {
 	validator := va.New(logger, httpPort, tlsPort, false, startDNS(t), store)
 	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 
-	srv := httptest.NewUnstartedServer(front.Handler())
+	var h http.Handler = front.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = logger
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
