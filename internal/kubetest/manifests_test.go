@@ -196,9 +196,11 @@ func applyRendered(t *testing.T, c *Cluster, rendered []byte) {
 			c.CreateNamespace(t, ns, restrictedLabels())
 		}
 	}
+	var applied []string
 	for _, o := range objs {
 		meta, _ := o["metadata"].(map[string]any)
 		what := o["kind"].(string) + "/" + meta["name"].(string)
+		applied = append(applied, what)
 		r := c.Apply(t, o, defaultNS, true)
 		if r.Code != http.StatusOK && r.Code != http.StatusCreated {
 			t.Errorf("%s refused by server-side apply (dry run): %d %s", what, r.Code, r.Body)
@@ -208,6 +210,7 @@ func applyRendered(t *testing.T, c *Cluster, rendered []byte) {
 			t.Errorf("%s: warning from the API server: %s", what, w)
 		}
 	}
+	t.Logf("dry-run applied %d objects: %s", len(applied), strings.Join(applied, ", "))
 }
 
 // TestDeployManifestsAcceptedRestricted renders every kustomization under
