@@ -40,8 +40,8 @@ type acmeSource struct {
 	// file storage.
 	closeStorage func()
 	cache        *certmagic.Cache
-	names   []string
-	listed  map[string]bool
+	names        []string
+	listed       map[string]bool
 
 	managed  *certmagic.Config
 	onDemand *certmagic.Config // nil unless enabled

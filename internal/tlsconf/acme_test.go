@@ -38,7 +38,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newACMERig(t *testing.T, ctx context.Context, names []string, mutate func(a *config.TLSACME)) *acmeRig {
+func newACMERig(t *testing.T, ctx context.Context, names []string, mutate func(a *config.TLSACME), more ...func(o *Options, p *testPebble)) *acmeRig {
 	t.Helper()
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,6 +51,13 @@ func newACMERig(t *testing.T, ctx context.Context, names []string, mutate func(a
 	_, hp := splitPort(httpLn.Addr().String())
 	_, tp := splitPort(httpsLn.Addr().String())
 	p := startPebble(t, hp, tp)
+	return startACMERig(t, ctx, httpLn, httpsLn, p, names, mutate, more...)
+}
+
+// startACMERig serves a Manager on the listeners against Pebble p; more
+// adjust its Options (Redis storage, say).
+func startACMERig(t *testing.T, ctx context.Context, httpLn, httpsLn net.Listener, p *testPebble, names []string, mutate func(a *config.TLSACME), more ...func(o *Options, p *testPebble)) *acmeRig {
+	t.Helper()
 
 	a := config.TLSACME{
 		Email:      "ops@example.com",
@@ -64,14 +71,18 @@ func newACMERig(t *testing.T, ctx context.Context, names []string, mutate func(a
 		mutate(&a)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := New(ctx, Options{
+	o := Options{
 		TLS:        config.TLS{Mode: config.TLSModeACME, ACME: a},
 		Names:      names,
 		HTTPAddr:   httpLn.Addr().String(),
 		HTTPSAddr:  httpsLn.Addr().String(),
 		Logger:     testLogger(t),
 		Registerer: reg,
-	})
+	}
+	for _, f := range more {
+		f(&o, p)
+	}
+	m, err := New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
