@@ -48,6 +48,9 @@ Usage:
   cobrowse-proxy token -config FILE -role 1|2 [-user-id X] [-user-name Y]
                                         mint a token for debugging
   cobrowse-proxy hash-key [-generate]   hash an agent access key (read from stdin) for the config
+  cobrowse-proxy webhook -cert FILE -key FILE [-listen :9443] [-metrics :9090] [-image IMAGE]
+                                        serve the admission webhook that adds the proxy to pods
+  cobrowse-proxy inject -f FILE|-       add the proxy to the pod templates of manifests (stdout)
   cobrowse-proxy version                print the version
 
 Run "cobrowse-proxy COMMAND -h" for a command's flags.
@@ -80,6 +83,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdToken(args[1:], os.Stdin, stdout, stderr)
 	case "hash-key":
 		err = cmdHashKey(args[1:], os.Stdin, stdout, stderr)
+	case "webhook":
+		err = cmdWebhook(ctx, args[1:], stderr)
+	case "inject":
+		err = cmdInject(args[1:], os.Stdin, stdout, stderr)
 	case "probe":
 		err = cmdProbe(ctx, args[1:], stderr)
 	case "version", "-version", "--version":

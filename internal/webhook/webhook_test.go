@@ -158,7 +158,7 @@ func TestMutate(t *testing.T) {
 		{name: "dry run is answered the same", path: "/mutate", pod: annotatedPod, dryRun: true, want: injectedPod, decision: "injected"},
 		{name: "pod without annotation is unchanged", path: "/mutate", pod: plainPod, want: plainPod, decision: "not_requested"},
 		{name: "enabled namespace injects a pod without annotation", path: "/mutate/namespace",
-			pod:  strings.Replace(annotatedPod, `"annotations":{"cobrowse-proxy.io/inject":"true"}`, `"labels":{"app":"shop"}`, 1),
+			pod: strings.Replace(annotatedPod, `"annotations":{"cobrowse-proxy.io/inject":"true"}`, `"labels":{"app":"shop"}`, 1),
 			want: strings.Replace(injectedPod, `"annotations":{"cobrowse-proxy.io/inject":"true","cobrowse-proxy.io/status":"injected"}`,
 				`"labels":{"app":"shop"},"annotations":{"cobrowse-proxy.io/status":"injected"}`, 1),
 			decision: "injected"},
