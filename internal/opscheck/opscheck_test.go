@@ -53,12 +53,18 @@ func (r *recorder) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
-// standaloneConfig writes deploy/standalone/config.yaml into a temporary
-// directory laid out as the pod's /etc/cobrowse-proxy (config.yaml,
-// secret/sdk-secret, tls/tls.{crt,key}) and loads it as run does.
+// standaloneConfig loads deploy/standalone/config.yaml as mounted in the pod.
 func standaloneConfig(t *testing.T) (string, *config.Config) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(deployDir, "standalone", "config.yaml"))
+	return podConfig(t, "standalone/config.yaml", nil)
+}
+
+// podConfig writes deploy/rel into a temporary directory laid out as the
+// pod's /etc/cobrowse-proxy (config.yaml, secret/sdk-secret,
+// tls/tls.{crt,key}) and loads it as run does, with env as the environment.
+func podConfig(t *testing.T, rel string, env map[string]string) (string, *config.Config) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(deployDir, filepath.FromSlash(rel)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +84,9 @@ func standaloneConfig(t *testing.T) (string, *config.Config) {
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path, func(string) (string, bool) { return "", false })
+	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
-		t.Fatalf("deploy/standalone/config.yaml does not load as mounted in the pod: %v", err)
+		t.Fatalf("deploy/%s does not load as mounted in the pod: %v", rel, err)
 	}
 	return path, cfg
 }
@@ -99,6 +105,19 @@ func TestStandaloneConfigLoads(t *testing.T) {
 	}
 	if cfg.Server.DrainDelay <= 0 {
 		t.Errorf("server.drainDelay = %s: the standalone pods rely on it instead of a preStop hook", cfg.Server.DrainDelay)
+	}
+}
+
+// The example app's sidecar config loads with the upstream the webhook and
+// the component set, serves any Host (the catch-all) and listens on the
+// sidecar's ports.
+func TestExampleSidecarConfigLoads(t *testing.T) {
+	_, cfg := podConfig(t, "examples/shop/config.yaml", map[string]string{"COBROWSE_PROXY_UPSTREAM": "http://127.0.0.1:8080"})
+	if cfg.Listen.HTTP != ":8480" || cfg.Listen.Admin != ":9480" {
+		t.Errorf("listen http %q admin %q, want :8480 and :9480 (the sidecar's ports)", cfg.Listen.HTTP, cfg.Listen.Admin)
+	}
+	if len(cfg.Sites) != 1 || len(cfg.Sites[0].Hosts) != 1 || cfg.Sites[0].Hosts[0] != "*" {
+		t.Errorf("sites = %+v, want one catch-all site", cfg.Sites)
 	}
 }
 
