@@ -6,12 +6,15 @@
 //
 // Redis is a helper here, never a dependency of serving: every call is
 // bounded by a short timeout, and when Redis fails the callers fall back
-// to their local state. A failure opens a circuit: for RetryAfter no call
-// goes to Redis at all (a dead Redis costs nothing per request), then one
-// request is let through as the probe, and its success closes the circuit
-// again. There is no separate health check: the probe is a real request,
-// so a healthy fleet pays no extra round trip. Each transition is logged
-// once and shown in cobrowse_proxy_redis_up.
+// to their local state. A failure opens a circuit: while it is open no
+// request calls Redis at all (a dead or slow Redis costs a request nothing
+// after the first failure). Every RetryAfter, the first request that finds
+// the circuit open starts one probe in the background, a PING with the
+// longer ProbeTimeout (time for a new connection's handshake, which takes
+// several round trips to a distant Redis), and its success closes the
+// circuit. A healthy fleet pays no extra round trip: nothing probes while
+// the circuit is closed. Each transition is logged once and shown in
+// cobrowse_proxy_redis_up.
 package fleet
 
 import (
@@ -28,8 +31,9 @@ import (
 
 // Defaults for the zero Options.
 const (
-	DefaultTimeout    = 200 * time.Millisecond
-	DefaultRetryAfter = time.Second
+	DefaultTimeout      = 200 * time.Millisecond
+	DefaultRetryAfter   = time.Second
+	DefaultProbeTimeout = 2 * time.Second
 )
 
 // Use names a user of Redis, the use label of the fallback counter (a
@@ -57,8 +61,10 @@ type Options struct {
 	// context, so the client must have ContextTimeoutEnabled (New checks).
 	Timeout time.Duration
 	// RetryAfter is how long the circuit stays open after a failure before
-	// one request probes Redis again (0: 1s).
+	// Redis is probed again (0: 1s).
 	RetryAfter time.Duration
+	// ProbeTimeout bounds a probe (0: 2s, and never less than Timeout).
+	ProbeTimeout time.Duration
 	// Registerer receives cobrowse_proxy_redis_up and
 	// cobrowse_proxy_redis_fallbacks_total{use}; nil registers nothing.
 	Registerer prometheus.Registerer
@@ -71,19 +77,21 @@ type Options struct {
 // Redis is the client, the key prefix and the circuit. It is safe for
 // concurrent use; one is shared by all users in a process.
 type Redis struct {
-	client     redis.UniversalClient
-	prefix     string
-	timeout    time.Duration
-	retryAfter time.Duration
-	log        *slog.Logger
-	now        func() time.Time
+	client       redis.UniversalClient
+	prefix       string
+	timeout      time.Duration
+	retryAfter   time.Duration
+	probeTimeout time.Duration
+	log          *slog.Logger
+	now          func() time.Time
+	afterProbe   func() // tests: called when a background probe ends
 
 	up        prometheus.Gauge
 	fallbacks [len(uses)]prometheus.Counter
 
 	down    atomic.Bool
 	retryAt atomic.Int64 // UnixNano before which an open circuit makes no call
-	probing atomic.Bool  // one request is probing an open circuit
+	probing atomic.Bool  // a background probe is running
 }
 
 // New returns a Redis over c. It makes no call; the circuit starts closed
@@ -107,6 +115,10 @@ func New(c redis.UniversalClient, o Options) (*Redis, error) {
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = DefaultRetryAfter
 	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = DefaultProbeTimeout
+	}
+	o.ProbeTimeout = max(o.ProbeTimeout, o.Timeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,7 +126,7 @@ func New(c redis.UniversalClient, o Options) (*Redis, error) {
 		o.Now = time.Now
 	}
 	r := &Redis{
-		client: c, prefix: o.Prefix, timeout: o.Timeout, retryAfter: o.RetryAfter, log: o.Logger, now: o.Now,
+		client: c, prefix: o.Prefix, timeout: o.Timeout, retryAfter: o.RetryAfter, probeTimeout: o.ProbeTimeout, log: o.Logger, now: o.Now,
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cobrowse_proxy_redis_up",
 			Help: "1 while Redis answers (shared limits, sign-outs and audit in use), 0 while this replica falls back to its local state.",
@@ -164,37 +176,64 @@ func (r *Redis) Up() bool { return !r.down.Load() }
 // Do calls fn with the client and a context bounded by Timeout, unless the
 // circuit is open. An error from fn other than redis.Nil (a missing key,
 // which is an answer) opens the circuit and counts a fallback for use; the
-// caller then serves from its local state. A probe that succeeds closes
-// the circuit. A caller's own cancellation changes nothing.
+// caller then serves from its local state. A caller's own cancellation
+// changes nothing. While the circuit is open Do returns ErrDown at once,
+// and starts a background probe when RetryAfter has passed.
 func (r *Redis) Do(ctx context.Context, use Use, fn func(context.Context, redis.UniversalClient) error) error {
 	if r.down.Load() {
-		if r.now().UnixNano() < r.retryAt.Load() || !r.probing.CompareAndSwap(false, true) {
-			r.fallback(use)
-			return ErrDown
+		if r.now().UnixNano() >= r.retryAt.Load() && r.probing.CompareAndSwap(false, true) {
+			go r.probe()
 		}
-		defer r.probing.Store(false)
+		r.fallback(use)
+		return ErrDown
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	err := fn(cctx, r.client)
 	cancel()
-	if err == nil || errors.Is(err, redis.Nil) {
-		if r.down.Load() && r.down.CompareAndSwap(true, false) {
-			r.up.Set(1)
-			r.log.LogAttrs(ctx, slog.LevelInfo, "redis is back: shared limits, sign-outs and audit in use again")
-		}
+	if err == nil || errors.Is(err, redis.Nil) || ctx.Err() != nil {
+		return err // an answer, or the caller gave up: says nothing about Redis
+	}
+	r.open(ctx, err)
+	r.fallback(use)
+	return err
+}
+
+// Probe pings Redis within ctx, closing the circuit if it answers and
+// opening it if not. The circuit probes by itself; call Probe at startup
+// with a generous deadline to open the first connection before requests
+// need it (its handshake takes several round trips).
+func (r *Redis) Probe(ctx context.Context) error {
+	if err := r.client.Ping(ctx).Err(); err != nil {
+		r.open(ctx, err)
 		return err
 	}
-	if ctx.Err() != nil {
-		return err // the caller gave up: says nothing about Redis
+	if r.down.CompareAndSwap(true, false) {
+		r.up.Set(1)
+		r.log.LogAttrs(ctx, slog.LevelInfo, "redis is back: shared limits, sign-outs and audit in use again")
 	}
+	return nil
+}
+
+func (r *Redis) probe() {
+	defer func() {
+		if r.afterProbe != nil {
+			r.afterProbe()
+		}
+		r.probing.Store(false)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), r.probeTimeout)
+	defer cancel()
+	r.Probe(ctx)
+}
+
+// open opens the circuit (again) for RetryAfter, logging the transition.
+func (r *Redis) open(ctx context.Context, err error) {
 	r.retryAt.Store(r.now().Add(r.retryAfter).UnixNano())
 	if r.down.CompareAndSwap(false, true) {
 		r.up.Set(0)
 		r.log.LogAttrs(ctx, slog.LevelWarn, "redis unavailable: falling back to local limits, sign-outs and audit",
 			slog.String("error", err.Error()), slog.Duration("retry_after", r.retryAfter))
 	}
-	r.fallback(use)
-	return err
 }
 
 func (r *Redis) fallback(use Use) {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,10 +89,13 @@ cobrowse_proxy_redis_fallbacks_total{use="revocations"} 0
 }
 
 // TestDoCircuit: a failure opens the circuit (one log line, redis_up 0);
-// while it is open no call reaches fn; after RetryAfter one probe does,
-// and its success closes the circuit (one log line, redis_up 1).
+// while it is open no call reaches fn; after RetryAfter the next call
+// starts a background probe, whose success closes the circuit (one log
+// line, redis_up 1).
 func TestDoCircuit(t *testing.T) {
 	h := newHarness(t)
+	probed := make(chan struct{}, 1)
+	h.r.afterProbe = func() { probed <- struct{}{} }
 	h.srv.Stop()
 	if err := h.r.Do(t.Context(), UseRateLimit, ping); err == nil || errors.Is(err, ErrDown) || h.r.Up() {
 		t.Fatalf("Redis stopped: %v, up %v; want the client's error, down", err, h.r.Up())
@@ -103,15 +108,21 @@ func TestDoCircuit(t *testing.T) {
 			t.Fatalf("circuit open: %v, want ErrDown", err)
 		}
 	}
-	if calls != 0 {
-		t.Fatalf("circuit open: %d calls reached Redis, want 0", calls)
+	select {
+	case <-probed:
+		t.Fatal("a probe before RetryAfter")
+	default:
 	}
 	if v := testutil.ToFloat64(h.r.up); v != 0 {
 		t.Errorf("circuit open: redis_up %v", v)
 	}
 	h.advance(DefaultRetryAfter)
+	if err := h.r.Do(t.Context(), UseMaskAudit, count); !errors.Is(err, ErrDown) {
+		t.Fatalf("the call that starts the probe: %v, want ErrDown (it does not wait)", err)
+	}
+	<-probed
 	if err := h.r.Do(t.Context(), UseMaskAudit, count); err != nil || calls != 1 || !h.r.Up() {
-		t.Fatalf("probe: %v, %d calls, up %v; want success, 1, up", err, calls, h.r.Up())
+		t.Fatalf("after the probe: %v, %d calls, up %v; want success, 1, up", err, calls, h.r.Up())
 	}
 	if v := testutil.ToFloat64(h.r.up); v != 1 {
 		t.Errorf("closed again: redis_up %v", v)
@@ -120,39 +131,54 @@ func TestDoCircuit(t *testing.T) {
 	if strings.Count(log, "redis unavailable") != 1 || strings.Count(log, "redis is back") != 1 {
 		t.Errorf("want one line per transition:\n%s", log)
 	}
-	h.metrics(t, `cobrowse_proxy_redis_fallbacks_total{use="maskaudit"} 3
+	h.metrics(t, `cobrowse_proxy_redis_fallbacks_total{use="maskaudit"} 4
 cobrowse_proxy_redis_fallbacks_total{use="ratelimit"} 1
 cobrowse_proxy_redis_fallbacks_total{use="revocations"} 0
 `)
 }
 
-// TestDoOneProbe: while one request probes an open circuit, the others
-// stay local; a failed probe keeps the circuit open for another RetryAfter.
+// TestDoOneProbe: while a probe runs no other starts, and a failed probe
+// leaves the circuit open.
 func TestDoOneProbe(t *testing.T) {
 	h := newHarness(t)
+	inProbe, release := make(chan struct{}), make(chan struct{})
+	var probes atomic.Int32
+	h.r.afterProbe = func() {
+		if probes.Add(1) == 1 {
+			close(inProbe)
+		}
+		<-release
+	}
 	h.srv.Stop()
 	h.r.Do(t.Context(), UseRateLimit, ping)
 	h.advance(DefaultRetryAfter)
-	inProbe, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error)
-	go func() {
-		done <- h.r.Do(context.Background(), UseRateLimit, func(ctx context.Context, c redis.UniversalClient) error {
-			close(inProbe)
-			<-release
-			return ping(ctx, c)
-		})
-	}()
+	h.r.Do(t.Context(), UseRateLimit, ping) // starts the probe
 	<-inProbe
-	called := false
-	if err := h.r.Do(t.Context(), UseRateLimit, func(context.Context, redis.UniversalClient) error { called = true; return nil }); !errors.Is(err, ErrDown) || called {
-		t.Fatalf("during the probe: %v, called %v; want ErrDown, not called", err, called)
-	}
+	h.advance(DefaultRetryAfter) // past the failed probe's RetryAfter, while it still runs
+	h.r.Do(t.Context(), UseRateLimit, ping)
 	close(release)
-	if err := <-done; err == nil {
-		t.Fatal("probe of a stopped Redis succeeded")
+	if n := probes.Load(); n != 1 {
+		t.Fatalf("%d probes at once, want 1", n)
 	}
-	if err := h.r.Do(t.Context(), UseRateLimit, ping); !errors.Is(err, ErrDown) {
-		t.Fatalf("after a failed probe: %v, want ErrDown until RetryAfter", err)
+	for h.r.probing.Load() { // the probe's goroutine ends
+		runtime.Gosched()
+	}
+	if h.r.Up() {
+		t.Fatal("a failed probe closed the circuit")
+	}
+}
+
+// TestProbe: Probe closes the circuit when Redis answers and opens it
+// when not.
+func TestProbe(t *testing.T) {
+	h := newHarness(t)
+	h.srv.Stop()
+	if err := h.r.Probe(t.Context()); err == nil || h.r.Up() {
+		t.Fatalf("stopped: Probe %v, up %v", err, h.r.Up())
+	}
+	h.srv.Start()
+	if err := h.r.Probe(t.Context()); err != nil || !h.r.Up() {
+		t.Fatalf("started: Probe %v, up %v", err, h.r.Up())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redistest"
@@ -57,8 +58,6 @@ func newReplica(t *testing.T, srv *redistest.Server, prefix string) *replica {
 	rp.redis = r
 	return rp
 }
-
-func (rp *replica) advance(d time.Duration) { rp.clock.Add(int64(d)) }
 
 func (rp *replica) up(t *testing.T) float64 {
 	t.Helper()
@@ -197,8 +196,8 @@ func TestSharedKeyed(t *testing.T) {
 // TestSharedRedisDownAndBack: Redis stopped, the replica falls back to its
 // local bucket (which remembers what Redis allowed it), says so once in
 // the log and in redis_up 0, and makes no call while the circuit is open;
-// when Redis is back (restarted empty) the next probe after RetryAfter
-// uses it again and says so once.
+// when Redis is back (restarted empty) and a probe has seen it, the
+// limiter uses it again and says so once.
 func TestSharedRedisDownAndBack(t *testing.T) {
 	srv := redistest.Start(t)
 	a := newReplica(t, srv, "p:")
@@ -227,9 +226,12 @@ func TestSharedRedisDownAndBack(t *testing.T) {
 	if ok, _ := l.Allow(addrA); ok {
 		t.Fatal("circuit open: Allow went to Redis before RetryAfter")
 	}
-	a.advance(fleet.DefaultRetryAfter)
+	// The circuit's own background probe is tested in internal/fleet.
+	if err := a.redis.Probe(t.Context()); err != nil {
+		t.Fatalf("Redis back: Probe %v", err)
+	}
 	if ok, _ := l.Allow(addrA); !ok {
-		t.Fatal("Redis back: still the local bucket after RetryAfter")
+		t.Fatal("Redis back: still the local bucket after a probe")
 	}
 	if a.up(t) != 1 {
 		t.Fatal("Redis back: redis_up still 0")
@@ -284,6 +286,31 @@ func BenchmarkAllow(b *testing.B) {
 			if ok, _ := l.Allow(addrA); !ok {
 				b.Fatal("refused")
 			}
+		}
+		if !r.Up() {
+			b.Fatal("the benchmark fell back to local")
+		}
+	})
+	// A Redis 50ms away (25ms each way): every Allow waits for it, within
+	// the default 200ms timeout.
+	b.Run("redis-50ms", func(b *testing.B) {
+		srv := redistest.Start(b)
+		c := redis.NewClient(&redis.Options{Addr: srv.Delayed(b, 25*time.Millisecond), ContextTimeoutEnabled: true})
+		defer c.Close()
+		r, err := fleet.New(c, fleet.Options{Prefix: "bench:"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Open the connection outside the timing with a generous deadline
+		// (as the process should at startup): its handshake costs several
+		// round trips. The first Allow loads the script (two round trips).
+		if err := r.Probe(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		l := New(Limit{Every: time.Microsecond, Burst: 1 << 30, MaxClients: 10}, nil, Shared(r, "c"))
+		l.Allow(addrA)
+		for b.Loop() {
+			l.Allow(addrA)
 		}
 		if !r.Up() {
 			b.Fatal("the benchmark fell back to local")
