@@ -198,12 +198,23 @@ func (r *Redis) Do(ctx context.Context, use Use, fn func(context.Context, redis.
 	return err
 }
 
-// Probe pings Redis within ctx, closing the circuit if it answers and
-// opening it if not. The circuit probes by itself; call Probe at startup
-// with a generous deadline to open the first connection before requests
-// need it (its handshake takes several round trips).
+// Probe pings Redis within ctx, closing the circuit if it answers within
+// Timeout and opening it if not. The first PING may open a connection (a
+// handshake of several round trips); a second one, timed, must answer
+// within Timeout, or the circuit would close only to open again on the
+// next request, once per RetryAfter, logging both each time. The circuit
+// probes by itself; call Probe at startup with a generous deadline to open
+// the first connection before requests need it.
 func (r *Redis) Probe(ctx context.Context) error {
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	err := r.client.Ping(ctx).Err()
+	if err == nil {
+		start := time.Now()
+		err = r.client.Ping(ctx).Err()
+		if d := time.Since(start); err == nil && d > r.timeout {
+			err = fmt.Errorf("redis answers a PING in %v, over the %v timeout", d.Round(time.Millisecond), r.timeout)
+		}
+	}
+	if err != nil {
 		r.open(ctx, err)
 		return err
 	}

@@ -182,6 +182,22 @@ func TestProbe(t *testing.T) {
 	}
 }
 
+// TestProbeTooSlow: a Redis that answers, but slower than Timeout, keeps
+// the circuit open (closing it would only fail the next request).
+func TestProbeTooSlow(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Delayed(t, 100*time.Millisecond), ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer c.Close()
+	r, err := New(c, Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Probe(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "over the 100ms timeout") || r.Up() {
+		t.Fatalf("Probe of a Redis 200ms away = %v, up %v; want too slow, down", err, r.Up())
+	}
+}
+
 // TestNewNeedsContextTimeout: a client whose reads ignore the context's
 // deadline is refused, naming the option.
 func TestNewNeedsContextTimeout(t *testing.T) {
