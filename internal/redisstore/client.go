@@ -20,7 +20,9 @@ import (
 // failover set (master_name=) or a Cluster (addr= seeds), as
 // config.StorageRedis.Mode says. Dial, read, write and pool waits are all
 // bounded by the configured timeout, so a dead Redis costs a bounded wait
-// per command. It does not contact Redis: connections are made on first
+// per command, and a failed command is retried at most once (the caller's
+// deadline bounds the total anyway; retrying a dead server only delays the
+// error). It does not contact Redis: connections are made on first
 // use, so a replica starts (and serves what it has) while Redis is down.
 func NewClient(r config.StorageRedis) (redis.UniversalClient, error) {
 	t := r.Timeout
@@ -38,6 +40,7 @@ func NewClient(r config.StorageRedis) (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = t, t, t, t
 		o.ContextTimeoutEnabled = true
+		o.MaxRetries = 1
 		return redis.NewFailoverClient(o), nil
 	case config.RedisCluster:
 		o, err := redis.ParseClusterURL(r.URL)
@@ -49,6 +52,7 @@ func NewClient(r config.StorageRedis) (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = t, t, t, t
 		o.ContextTimeoutEnabled = true
+		o.MaxRetries = 1
 		return redis.NewClusterClient(o), nil
 	case config.RedisSingle:
 		o, err := redis.ParseURL(r.URL)
@@ -60,9 +64,6 @@ func NewClient(r config.StorageRedis) (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = t, t, t, t
 		o.ContextTimeoutEnabled = true
-		// One retry at most: the caller's deadline bounds the total
-		// anyway, and a retried command against a dead server only
-		// delays the error.
 		o.MaxRetries = 1
 		o.MinRetryBackoff, o.MaxRetryBackoff = 8*time.Millisecond, 64*time.Millisecond
 		return redis.NewClient(o), nil

@@ -30,6 +30,7 @@ const fleetName = "shop.fleet.test"
 // replica is one cobrowse-proxy process of the fleet under test.
 type replica struct {
 	id                    int
+	cfgPath               string
 	http, https, admin    string
 	cmd                   *exec.Cmd
 	mu                    sync.Mutex
@@ -142,7 +143,7 @@ func TestFleetTwoProcessesOneOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	for _, r := range replicas {
 		r.http, r.https, r.admin = freePort(t), freePort(t), freePort(t)
@@ -172,15 +173,74 @@ sites:
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r.cmd = exec.Command(bin, "run", "-config", cfgPath)
+		r.cfgPath = cfgPath
+	}
+	// Round 1: both start together and race for the issuance lock.
+	leaves := startFleet(t, ctx, bin, replicas, &orderer)
+	o := checkRound(t, replicas, leaves, &orderer, &orders, 1)
+	first := leaves[0]
+
+	// The private key is not in Redis as PEM.
+	raw := rds.client()
+	keys, err := raw.Keys(ctx, "fleet-test:certmagic:f:certificates/*"+fleetName+".key").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("private key in Redis: %v, %v", keys, err)
+	}
+	if v := raw.HGet(ctx, keys[0], "v").Val(); strings.Contains(v, "PRIVATE KEY") {
+		t.Errorf("private key stored in clear at %s", keys[0])
+	}
+	t.Logf("round 1: orders at the CA: %d; replica %d ordered, replica %d answered %d challenge request(s) and loaded the certificate from Redis",
+		orders.Load(), o, 1-o, replicas[1-o].challengesAnswered.Load())
+
+	// Redis down: both keep serving the same certificate and stay ready.
+	rds.stop()
+	for _, r := range replicas {
+		leaf, err := handshake(r.https)
+		if err != nil || !bytes.Equal(leaf.Raw, first.Raw) {
+			t.Errorf("Redis down: replica %d handshake: %v (same certificate: %v)", r.id, err, err == nil && bytes.Equal(leaf.Raw, first.Raw))
+		}
+		if code := getStatus("http://" + r.admin + "/readyz"); code != http.StatusOK {
+			t.Errorf("Redis down: replica %d /readyz = %d, want 200", r.id, code)
+		}
+	}
+
+	// Redis comes back empty and both replicas restart (a rollout): the
+	// certificate is obtained again once for the fleet, not once each.
+	rds.start()
+	stopFleet(t, replicas)
+	orderer.Store(-1)
+	for _, r := range replicas {
+		r.ordered.Store(false)
+		r.foundInStore.Store(false)
+		r.challengesAnswered.Store(0)
+		r.challengeStatusNotOK.Store(0)
+	}
+	leaves = startFleet(t, ctx, bin, replicas, &orderer)
+	o = checkRound(t, replicas, leaves, &orderer, &orders, 2)
+	if bytes.Equal(leaves[0].Raw, first.Raw) {
+		t.Error("after Redis came back empty the replicas serve the old certificate; want a new one from the one new order")
+	}
+	t.Logf("round 2 (Redis restarted empty, replicas restarted): orders at the CA: %d in all; replica %d ordered", orders.Load(), o)
+}
+
+// startFleet starts every replica at once and waits until each serves a
+// certificate for fleetName; it returns the leaves.
+func startFleet(t *testing.T, ctx context.Context, bin string, replicas []*replica, orderer *atomic.Int32) []*x509.Certificate {
+	t.Helper()
+	for _, r := range replicas {
+		r.mu.Lock()
+		r.log.Reset()
+		r.mu.Unlock()
+		r.cmd = exec.Command(bin, "run", "-config", r.cfgPath)
 		out, err := r.cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.cmd.Stderr = r.cmd.Stdout
-		r.exited = make(chan struct{})
+		exited := make(chan struct{})
+		r.exited = exited
 		go func() {
-			defer close(r.exited)
+			defer close(exited)
 			sc := bufio.NewScanner(out)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
@@ -199,33 +259,19 @@ sites:
 			io.Copy(io.Discard, out)
 		}()
 	}
-	// Start both together: they race for the issuance lock.
 	for _, r := range replicas {
 		if err := r.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Cleanup(func() {
-		for _, r := range replicas {
-			r.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, r := range replicas {
-			select {
-			case <-r.exited:
-			case <-time.After(20 * time.Second):
-				r.cmd.Process.Kill()
-				<-r.exited
-			}
-			r.cmd.Wait()
-		}
 		if t.Failed() {
 			for _, r := range replicas {
 				t.Logf("replica %d log:\n%s", r.id, r.logText())
 			}
 		}
+		stopFleet(t, replicas)
 	})
-
-	// Both replicas serve a certificate for the name.
 	leaves := make([]*x509.Certificate, len(replicas))
 	for i, r := range replicas {
 		for {
@@ -243,20 +289,48 @@ sites:
 			}
 		}
 	}
-	if n := orders.Load(); n != 1 {
-		t.Errorf("orders at the CA = %d, want exactly 1 for two replicas and one name", n)
+	return leaves
+}
+
+// stopFleet stops the replicas (SIGTERM, then SIGKILL after 20s) and
+// waits for them. It is a no-op for a replica already stopped.
+func stopFleet(t *testing.T, replicas []*replica) {
+	for _, r := range replicas {
+		if r.cmd != nil {
+			r.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, r := range replicas {
+		if r.cmd == nil {
+			continue
+		}
+		select {
+		case <-r.exited:
+		case <-time.After(20 * time.Second):
+			r.cmd.Process.Kill()
+			<-r.exited
+		}
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// checkRound checks one round of the fleet: wantOrders orders at the CA
+// so far, the same certificate on every replica, one replica ordered and
+// the other answered the challenge and took the certificate from Redis.
+// It returns the orderer.
+func checkRound(t *testing.T, replicas []*replica, leaves []*x509.Certificate, orderer, orders *atomic.Int32, wantOrders int32) int {
+	t.Helper()
+	if n := orders.Load(); n != wantOrders {
+		t.Errorf("orders at the CA = %d, want exactly %d (one per round for two replicas and one name)", n, wantOrders)
 	}
 	if !bytes.Equal(leaves[0].Raw, leaves[1].Raw) {
 		t.Errorf("replicas serve different certificates: serial %v and %v", leaves[0].SerialNumber, leaves[1].SerialNumber)
 	}
-	if _, err := leaves[0].Verify(x509.VerifyOptions{DNSName: fleetName, Roots: pebble.IssuerRoots,
-		Intermediates: x509.NewCertPool(), CurrentTime: time.Now()}); err != nil {
-		// The chain's intermediate is not in the leaf; check the name at least.
-		if err := leaves[0].VerifyHostname(fleetName); err != nil {
-			t.Errorf("certificate is not for %s: %v", fleetName, err)
-		}
+	if err := leaves[0].VerifyHostname(fleetName); err != nil {
+		t.Errorf("certificate is not for %s: %v", fleetName, err)
 	}
-	o := orderer.Load()
+	o := int(orderer.Load())
 	if o < 0 {
 		t.Fatal("no replica logged that it orders")
 	}
@@ -271,18 +345,17 @@ sites:
 	if !other.foundInStore.Load() {
 		t.Errorf("replica %d did not take the certificate from storage", other.id)
 	}
+	return o
+}
 
-	// The private key is not in Redis as PEM.
-	raw := rds.client()
-	keys, err := raw.Keys(ctx, "fleet-test:certmagic:f:certificates/*"+fleetName+".key").Result()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("private key in Redis: %v, %v", keys, err)
+func getStatus(u string) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return 0
 	}
-	if v := raw.HGet(ctx, keys[0], "v").Val(); strings.Contains(v, "PRIVATE KEY") {
-		t.Errorf("private key stored in clear at %s", keys[0])
-	}
-	t.Logf("orders at the CA: %d; replica %d ordered, replica %d answered %d challenge request(s) and loaded the certificate from Redis",
-		orders.Load(), o, other.id, other.challengesAnswered.Load())
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // handshake connects to addr with SNI fleetName and returns the leaf.
