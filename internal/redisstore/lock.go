@@ -85,6 +85,15 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 	rctx, stop := context.WithCancel(context.Background())
 	h := &heldLock{token: token, cancel: stop, done: make(chan struct{})}
 	s.mu.Lock()
+	if s.closed {
+		// Closed while we were acquiring: no renewer may start now.
+		s.mu.Unlock()
+		stop()
+		uctx, cancel := s.bounded(context.WithoutCancel(ctx))
+		defer cancel()
+		releaseScript.Run(uctx, s.client, []string{key}, token)
+		return false, fmt.Errorf("redisstore: lock %s: %w", name, errClosed)
+	}
 	if old := s.held[name]; old != nil {
 		// Our earlier lock on name expired (its renewals failed) and we
 		// took it again: the old renewer can only fail now, stop it.
@@ -126,6 +135,9 @@ func (s *Storage) renew(ctx context.Context, key string, h *heldLock) {
 		}
 	}
 }
+
+// errClosed is returned by TryLock and Lock after Close.
+var errClosed = errors.New("storage closed")
 
 // errNotHeld is returned by Unlock and RenewLockLease for a lock this
 // Storage does not hold.

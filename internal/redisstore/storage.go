@@ -66,9 +66,10 @@ type Storage struct {
 	log     *slog.Logger
 	sealer  *sealer // nil: no encryption
 
-	mu   sync.Mutex
-	held map[string]*heldLock
-	wg   sync.WaitGroup // lock renewers
+	mu     sync.Mutex
+	held   map[string]*heldLock
+	closed bool           // no renewer starts after Close
+	wg     sync.WaitGroup // lock renewers
 }
 
 var (
@@ -357,6 +358,7 @@ func (s *Storage) scan(ctx context.Context, pattern string, fn func(context.Cont
 // for). It does not close the client.
 func (s *Storage) Close() error {
 	s.mu.Lock()
+	s.closed = true
 	for name, h := range s.held {
 		h.cancel()
 		delete(s.held, name)

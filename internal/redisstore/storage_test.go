@@ -461,3 +461,18 @@ func TestRedisDown(t *testing.T) {
 }
 
 var _ redis.Cmdable = (*redis.Client)(nil)
+
+// TestLockAfterClose: a closed Storage takes no lock (no renewer could
+// be stopped any more) and leaves none behind in Redis.
+func TestLockAfterClose(t *testing.T) {
+	srv := startRedis(t)
+	s := newStorage(t, srv, Options{})
+	s.Close()
+	ctx := context.Background()
+	if err := s.Lock(ctx, "l"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Lock after Close = %v", err)
+	}
+	if n := srv.client().Exists(ctx, "test:certmagic:lock:l").Val(); n != 0 {
+		t.Error("Lock after Close left the lock in Redis")
+	}
+}
