@@ -47,7 +47,7 @@ func probe(ctx context.Context, target string, timeout time.Duration) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
+		return fmt.Errorf("GET %s: %w", target, err)
 	}
 	req.Header.Set("User-Agent", "cobrowse-proxy-probe")
 	client := &http.Client{
@@ -58,12 +58,12 @@ func probe(ctx context.Context, target string, timeout time.Duration) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
+		return err // names the method and URL already
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, probeMaxBody))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("probe %s: status %d %q", target, resp.StatusCode, body)
+		return fmt.Errorf("GET %s: status %d %q", target, resp.StatusCode, body)
 	}
 	return nil
 }
