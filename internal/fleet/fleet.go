@@ -92,6 +92,7 @@ type Redis struct {
 	down    atomic.Bool
 	retryAt atomic.Int64 // UnixNano before which an open circuit makes no call
 	probing atomic.Bool  // a background probe is running
+	outages atomic.Uint64
 }
 
 // New returns a Redis over c. It makes no call; the circuit starts closed
@@ -241,11 +242,17 @@ func (r *Redis) probe() {
 func (r *Redis) open(ctx context.Context, err error) {
 	r.retryAt.Store(r.now().Add(r.retryAfter).UnixNano())
 	if r.down.CompareAndSwap(false, true) {
+		r.outages.Add(1)
 		r.up.Set(0)
 		r.log.LogAttrs(ctx, slog.LevelWarn, "redis unavailable: falling back to local limits, sign-outs and audit",
 			slog.String("error", err.Error()), slog.Duration("retry_after", r.retryAfter))
 	}
 }
+
+// Outages counts the times the circuit opened. A user that keeps state in
+// Redis compares it with the count at its last successful write to learn
+// that Redis may have lost writes (restarted empty) and must be refilled.
+func (r *Redis) Outages() uint64 { return r.outages.Load() }
 
 func (r *Redis) fallback(use Use) {
 	for i, u := range uses {

@@ -127,6 +127,9 @@ func TestDoCircuit(t *testing.T) {
 	if v := testutil.ToFloat64(h.r.up); v != 1 {
 		t.Errorf("closed again: redis_up %v", v)
 	}
+	if n := h.r.Outages(); n != 1 {
+		t.Errorf("Outages %d, want 1", n)
+	}
 	log := h.log.String()
 	if strings.Count(log, "redis unavailable") != 1 || strings.Count(log, "redis is back") != 1 {
 		t.Errorf("want one line per transition:\n%s", log)

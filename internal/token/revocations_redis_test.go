@@ -120,13 +120,15 @@ func TestRevocationsRedisDown(t *testing.T) {
 
 // TestRevocationsPendingReplay: a sign-out made while Redis is down is
 // written when Redis is back (with the next lookup that reaches it), and
-// then refused on the other replicas.
+// then refused on the other replicas; so is one made before Redis
+// restarted empty.
 func TestRevocationsPendingReplay(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := newFleetReplica(t, srv, false), newFleetReplica(t, srv, false)
-	alice, bob := a.signIn(t, "alice"), a.signIn(t, "bob")
+	alice, bob, carol := a.signIn(t, "alice"), a.signIn(t, "bob"), a.signIn(t, "carol")
+	a.s.Revoke(carol) // in Redis, then lost when it restarts empty
 	srv.Stop()
-	a.s.Revoke(alice) // Redis cannot take it: pending on A
+	a.s.Revoke(alice) // Redis cannot take it
 	srv.Start()
 	if err := a.redis.Probe(t.Context()); err != nil {
 		t.Fatal(err)
@@ -136,6 +138,12 @@ func TestRevocationsPendingReplay(t *testing.T) {
 	}
 	if b.accepts(alice) {
 		t.Fatal("a sign-out made while Redis was down never reached B")
+	}
+	if b.accepts(carol) {
+		t.Fatal("a sign-out lost when Redis restarted empty was not written again")
+	}
+	if !b.accepts(bob) {
+		t.Fatal("bob refused on B")
 	}
 }
 

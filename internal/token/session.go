@@ -66,9 +66,9 @@ type Sessions struct {
 type Revocations struct {
 	shared revocationsRedis // zero: this replica only
 
-	mu      sync.Mutex
-	m       map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
-	pending map[[sha256.Size]byte]int64 // revoked here but not yet written to Redis
+	mu     sync.Mutex
+	m      map[[sha256.Size]byte]int64 // cookie MAC → its expiry (Unix seconds)
+	synced uint64                      // Redis outages seen when m was last written there
 }
 
 // maxRevoked bounds the revocation list. Only a signed-in agent can add to
