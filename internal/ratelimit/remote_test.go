@@ -48,7 +48,7 @@ func newReplica(t *testing.T, srv *redistest.Server, prefix string) *replica {
 	rp := &replica{reg: prometheus.NewRegistry(), log: &syncBuffer{}}
 	rp.clock.Store(time.Unix(1_700_000_000, 0).UnixNano())
 	r, err := fleet.New(srv.Client(), fleet.Options{
-		Prefix: prefix, Timeout: 100 * time.Millisecond, Registerer: rp.reg,
+		Prefix: prefix, Timeout: 300 * time.Millisecond, Registerer: rp.reg,
 		Logger: slog.New(slog.NewTextHandler(rp.log, nil)),
 		Now:    func() time.Time { return time.Unix(0, rp.clock.Load()) },
 	})
@@ -131,6 +131,30 @@ func TestSharedFleetWideRate(t *testing.T) {
 	}
 	if a.up(t) != 1 || a.fallbacks(t) != 0 {
 		t.Fatalf("redis_up %v, fallbacks %v; want 1, 0", a.up(t), a.fallbacks(t))
+	}
+}
+
+// TestSharedConcurrent: requests racing on two replicas take exactly the
+// burst between them (the script is atomic at Redis).
+func TestSharedConcurrent(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := newReplica(t, srv, "p:"), newReplica(t, srv, "p:")
+	lim := Limit{Every: time.Hour, Burst: 50, MaxClients: 10}
+	ls := []*Limiter{New(lim, nil, Shared(a.redis, "c")), New(lim, nil, Shared(b.redis, "c"))}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if ok, _ := ls[g%2].Allow(addrA); ok {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := allowed.Load(); n != 50 || !a.redis.Up() || !b.redis.Up() {
+		t.Fatalf("160 racing requests: %d allowed, up %v %v; want exactly 50 through Redis", n, a.redis.Up(), b.redis.Up())
 	}
 }
 
@@ -242,8 +266,8 @@ func TestSharedRedisDownAndBack(t *testing.T) {
 }
 
 // TestSharedRedisPaused: a Redis that accepts and never answers costs one
-// request the Timeout (100ms here), not the client's 1s ReadTimeout, and
-// the next requests none at all while the circuit is open.
+// request the Timeout (300ms here), not the client's 1s ReadTimeout (the
+// next ones, none: internal/fleet's TestDoCircuit).
 func TestSharedRedisPaused(t *testing.T) {
 	srv := redistest.Start(t)
 	a := newReplica(t, srv, "p:")
@@ -256,7 +280,7 @@ func TestSharedRedisPaused(t *testing.T) {
 		t.Fatal("Redis paused: refused, want the local bucket's answer")
 	}
 	if d := time.Since(start); d >= 900*time.Millisecond {
-		t.Fatalf("Redis paused: Allow took %v, want it bounded by the 100ms Timeout", d)
+		t.Fatalf("Redis paused: Allow took %v, want it bounded by the 300ms Timeout", d)
 	}
 	if a.up(t) != 0 {
 		t.Fatal("Redis paused: redis_up still 1")
