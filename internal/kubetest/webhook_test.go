@@ -313,6 +313,42 @@ func TestWebhookOnAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("namespace label injects, the opt-out annotation wins", func(t *testing.T) {
+		labels := restrictedLabels()
+		labels[sidecar.LabelNamespaceInject] = sidecar.NamespaceEnabled
+		c.CreateNamespace(t, "enabled", labels)
+		r, p := createPod(t, c, "enabled", appPod("by-label", nil), true)
+		if p == nil || proxyContainer(p) == nil {
+			t.Errorf("pod in a namespace labelled %s=%s: %d, not injected", sidecar.LabelNamespaceInject, sidecar.NamespaceEnabled, r.Code)
+		}
+		r, p = createPod(t, c, "enabled", appPod("opted-out", map[string]string{sidecar.AnnotationInject: "false"}), true)
+		if p == nil || proxyContainer(p) != nil {
+			t.Errorf("opted-out pod in an enabled namespace: %d, injected or refused: %s", r.Code, r.Body)
+		}
+	})
+
+	t.Run("webhook's own namespace and kube-system never injected", func(t *testing.T) {
+		c.CreateNamespace(t, webhookNamespace, restrictedLabels())
+		c.MustDo(t, http.StatusCreated, http.MethodPost, "/api/v1/namespaces/kube-system/serviceaccounts", "",
+			map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default"}})
+		excluded := metrics.Decisions.WithLabelValues(string(sidecar.DecisionExcludedNamespace))
+		before := testutil.ToFloat64(excluded)
+		for _, ns := range []string{webhookNamespace, "kube-system"} {
+			r, p := createPod(t, c, ns, appPod("annotated", map[string]string{sidecar.AnnotationInject: "true"}), true)
+			if p == nil {
+				t.Fatalf("pod in %s: %d %s", ns, r.Code, r.Body)
+			}
+			if proxyContainer(p) != nil || p.Annotations[sidecar.AnnotationStatus] != "" {
+				t.Errorf("pod in %s was touched: status %q", ns, p.Annotations[sidecar.AnnotationStatus])
+			}
+		}
+		// The configuration's namespaceSelector keeps these requests
+		// from the webhook at all; its own exclusion is the second line.
+		if after := testutil.ToFloat64(excluded); after != before {
+			t.Errorf("the webhook was called for excluded namespaces (%v -> %v): the namespaceSelector lets them through", before, after)
+		}
+	})
+
 	t.Run("webhook down, failurePolicy Ignore admits pods", func(t *testing.T) {
 		srv.Close()
 		r, _ := createPod(t, c, ns, appPod("while-down", map[string]string{sidecar.AnnotationInject: "true"}), false)
