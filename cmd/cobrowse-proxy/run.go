@@ -16,12 +16,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redisstore"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/reload"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/tlsconf"
@@ -65,7 +68,15 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 	defer l.Close()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, versionString())
-	shared := server.NewShared(log, m, encoding.New(encoding.Options{}))
+	var sharedOpts []server.SharedOption
+	if cfg.Storage.Redis.URL != "" {
+		fr, err := newFleet(ctx, cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		sharedOpts = append(sharedOpts, server.WithFleet(fr))
+	}
+	shared := server.NewShared(log, m, encoding.New(encoding.Options{}), sharedOpts...)
 	rt, err := shared.Build(cfg)
 	if err != nil {
 		return err
@@ -141,6 +152,32 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 	log.Info("starting cobrowse-proxy", "version", versionString(), "tls", cfg.TLS.Mode, "sdk", cfg.Zoom,
 		"config_hash", shortHash(cfg.Hash), "policy_version", cfg.Masking.Policy.Version)
 	return server.Serve(ctx, l, opts)
+}
+
+// newFleet connects to storage.redis for what replicas share besides
+// certificates (sign-outs, the masking audit). A Redis that does not
+// answer at start is logged, not fatal: the replica serves on local state
+// until it does (cobrowse_proxy_redis_up).
+func newFleet(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*fleet.Redis, error) {
+	client, err := redisstore.NewClient(cfg.Storage.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("storage.redis: %w", err)
+	}
+	fr, err := fleet.New(client, fleet.Options{
+		Prefix:     cfg.Storage.Redis.KeyPrefix + ":",
+		Timeout:    cfg.Storage.Redis.Timeout,
+		Registerer: reg,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage.redis: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := fr.Probe(pctx); err != nil {
+		log.Warn("storage.redis does not answer yet; sign-outs and the masking audit stay local until it does", "error", err)
+	}
+	return fr, nil
 }
 
 // onHUP handles SIGHUP until ctx ends: the config is reloaded (when serve

@@ -106,7 +106,7 @@ func New(o Options) (*Reloader, error) {
 		}),
 		restartNeeded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cobrowse_proxy_config_restart_required",
-			Help: "1 when the config in force changed settings that apply only after a restart (listen, tls, server, log).",
+			Help: "1 when the config in force changed settings that apply only after a restart (listen, tls, server, log, storage).",
 		}),
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cobrowse_proxy_config_info",
@@ -240,7 +240,8 @@ func (r *Reloader) setInfo(cfg *config.Config) {
 
 // NeedsRestart lists the top-level config sections that differ between
 // old and next and that a reload cannot apply: the listeners, TLS, the
-// HTTP server's limits and the logger are set up once at start.
+// HTTP server's limits, the logger and the Redis connection are set up
+// once at start.
 func NeedsRestart(old, next *config.Config) []string {
 	var keys []string
 	for _, c := range []struct {
@@ -251,6 +252,7 @@ func NeedsRestart(old, next *config.Config) []string {
 		{"tls", old.TLS, next.TLS},
 		{"server", old.Server, next.Server},
 		{"log", old.Log, next.Log},
+		{"storage", old.Storage, next.Storage},
 	} {
 		if !reflect.DeepEqual(c.a, c.b) {
 			keys = append(keys, c.key)

@@ -8,6 +8,7 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/maskaudit"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/metrics"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
@@ -34,20 +35,43 @@ type Shared struct {
 	transportOpts proxy.TransportOptions
 }
 
+// SharedOption configures NewShared.
+type SharedOption func(*sharedOptions)
+
+type sharedOptions struct {
+	fleet *fleet.Redis
+}
+
+// WithFleet shares agent sign-outs and the masking audit's findings with
+// every replica through Redis (storage.redis).
+func WithFleet(r *fleet.Redis) SharedOption {
+	return func(o *sharedOptions) { o.fleet = r }
+}
+
 // NewShared registers the collectors on m.Registerer and returns the state
 // every Build shares. log may be nil (discard).
-func NewShared(log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs) *Shared {
+func NewShared(log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs, opts ...SharedOption) *Shared {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var o sharedOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	revoked := &token.Revocations{}
+	if o.fleet != nil {
+		// Fail open: a Redis outage must not sign every agent out; sign-outs
+		// made or seen on this replica stay refused (token.RevocationsOptions).
+		revoked = token.NewRevocations(token.RevocationsOptions{Redis: o.fleet})
 	}
 	return &Shared{
 		Log:          log,
 		Metrics:      m,
 		Codecs:       codecs,
-		Audit:        maskaudit.New(maskaudit.Options{Registerer: m.Registerer, Logger: log}),
+		Audit:        maskaudit.New(maskaudit.Options{Registerer: m.Registerer, Logger: log, Redis: o.fleet}),
 		cspMetrics:   csp.NewMetrics(m.Registerer),
 		tokenMetrics: token.NewMetrics(m.Registerer),
-		revoked:      &token.Revocations{},
+		revoked:      revoked,
 	}
 }
 
