@@ -8,8 +8,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 .PHONY: test vet lint fmt-check unit fuzz bench bench-smoke build demo mutate mutate-changed
 
 ## test: formatting, vet and staticcheck, unit/integration tests with the race detector,
-## bounded fuzzing, and one pass of every benchmark so none of them rots
-test: fmt-check lint unit fuzz bench-smoke
+## bounded fuzzing, one pass of every benchmark so none of them rots, the
+## container image built and inspected, and mutation testing of the
+## critical packages changed since .ci/mutate-base
+test: fmt-check lint unit fuzz bench-smoke image-test mutate-changed
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
