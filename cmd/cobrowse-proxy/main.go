@@ -51,6 +51,7 @@ Usage:
   cobrowse-proxy webhook -cert FILE -key FILE [-listen :9443] [-metrics :9090] [-image IMAGE]
                                         serve the admission webhook that adds the proxy to pods
   cobrowse-proxy inject -f FILE|-       add the proxy to the pod templates of manifests (stdout)
+  cobrowse-proxy probe [-url URL]       exit 0 when URL answers 200 (container probes)
   cobrowse-proxy version                print the version
 
 Run "cobrowse-proxy COMMAND -h" for a command's flags.
