@@ -28,7 +28,7 @@ func FuzzTokenRequest(f *testing.F) {
 		`{"role":1,"expirationSeconds":1799}`, `{"role":"1","customPinCode":"abcDEF1234"}`, `{"role":1,"customPinCode":"abcDEF12345"}`,
 		`{"role":1,"userId":"  a\tb  ","userName":"  Ann   Lee  "}`, `{"role":1} {}`, `{"role":3}`, `{"role":1.0}`,
 		`{"ROLE":2,"UserId":"x"}`, `{"role":1,"role":null}`, `{"role":1}]`, `{"role":1,"userId":"id\u200b"}`, `{"role":1,"userId":7}`,
-		`{"role":1,"customPinCode":"7"}`, `{"role":1,"customPinCode":"09azAZ"}`, "{\"role\":1,\"customPinCode\":\"/:@[`{\"}"} {
+		`{"role":1,"customPinCode":"7"}`, `{"role":1,"customPinCode":"09azAZ"}`, `{"role":1,"userId":" "}`, `{"role":1,"userId":"\u00a0\u2003"}`, "{\"role\":1,\"customPinCode\":\"/:@[`{\"}"} {
 		for auth := range uint8(3) {
 			f.Add([]byte(s), auth)
 		}
@@ -277,7 +277,7 @@ func wholeNumber(v any) (int64, bool) {
 // validUserID: 1 to 128 characters of valid UTF-8, no control or format
 // characters.
 func validUserID(s string) bool {
-	return s != "" && utf8.ValidString(s) && utf8.RuneCountInString(s) <= 128 && displayable(s)
+	return strings.TrimFunc(s, unicode.IsSpace) != "" && utf8.ValidString(s) && utf8.RuneCountInString(s) <= 128 && displayable(s)
 }
 
 // displayable reports valid UTF-8 without control (Cc) or format (Cf)

@@ -148,6 +148,9 @@ func checkUserID(id string) error {
 		return errors.New("is not valid UTF-8")
 	case strings.IndexFunc(id, invisible) >= 0:
 		return errors.New("contains control characters")
+	case strings.TrimFunc(id, unicode.IsSpace) == "":
+		// Blank: the name shown to the other side would be empty.
+		return errors.New("is blank")
 	}
 	return nil
 }

@@ -94,6 +94,7 @@ func TestMintRefuses(t *testing.T) {
 		{"role 3", StaticSecret(testSecret), func(c *Claims) { c.Role = 3 }},
 		{"no user id", StaticSecret(testSecret), func(c *Claims) { c.UserID = "" }},
 		{"control char in user id", StaticSecret(testSecret), func(c *Claims) { c.UserID = "a\nb" }},
+		{"blank user id: the name would be empty", StaticSecret(testSecret), func(c *Claims) { c.UserID = " \u00a0\u3000" }},
 		{"empty static secret", StaticSecret(nil), func(*Claims) {}},
 		{"missing file", NewFileSecret(filepath.Join(dir, "nope"), 0, nil), func(*Claims) {}},
 		{"empty file", NewFileSecret(empty, 0, nil), func(*Claims) {}},
