@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
@@ -55,6 +56,11 @@ type ReportHandler struct {
 	// Limiter limits reports per client (429 beyond); nil is one report
 	// per second on average, bursts of 20, 10000 clients tracked.
 	Limiter *ratelimit.Limiter
+	// Redis, when set (storage.redis), makes the nil Limiter's limit count
+	// across every replica, in one bucket per client for all sites (one
+	// round trip per report); while Redis fails, each replica falls back
+	// to its own bucket (see ratelimit.Shared).
+	Redis *fleet.Redis
 	// KnownHosts are the Zoom hosts counted under their own name (the SDK's
 	// CDN host, which also serves the desk). Any other Zoom host is counted
 	// under the source it matches in Sources ("*.zoom.us"): every label
@@ -340,7 +346,8 @@ func (h *ReportHandler) clientAddr(r *http.Request) netip.Addr {
 func (h *ReportHandler) limiter() *ratelimit.Limiter {
 	h.limiterOnce.Do(func() {
 		if h.Limiter == nil {
-			h.Limiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 20, MaxClients: 10000}, h.Now)
+			h.Limiter = ratelimit.New(ratelimit.Limit{Every: time.Second, Burst: 20, MaxClients: 10000}, h.Now,
+				ratelimit.Shared(h.Redis, ratelimit.NameCSPReport))
 		}
 	})
 	return h.Limiter

@@ -16,13 +16,30 @@ type Option func(*options)
 
 type options struct {
 	redis *fleet.Redis
-	name  string
+	name  Name
 }
+
+// Name tells one shared limit apart from the others in Redis: it is part
+// of every key of that limit. Use the constants below, so the set of keys
+// a fleet writes is fixed by the code, never by a request or the config,
+// and every replica uses the same name for the same limit.
+type Name string
+
+// The shared limits.
+const (
+	NameTokenCustomer  Name = "token-customer"   // customer tokens, per client address
+	NameTokenAgentFail Name = "token-agent-fail" // failed agent authentications, per client address
+	NameTokenAgent     Name = "token-agent"      // agent tokens, per authenticated agent
+	NameCSPReport      Name = "csp-report"       // CSP violation reports, per client address (all sites)
+	NameMaskReport     Name = "mask-report"      // masking audit reports, per client address (all sites)
+	NameOnDemandIssue  Name = "ondemand-issue"   // on-demand certificate issuance, one bucket
+	NameOnDemandAsk    Name = "ondemand-ask"     // calls to the on-demand ask URL, one bucket
+)
 
 // Shared makes the limit count across every replica that shares r: the
 // bucket lives in Redis under {prefix}ratelimit:{name}:{key}, so name must
-// tell this limit apart from every other one ("token-customer",
-// "agent-fail", …) and be the same on every replica. Each Allow or Check
+// tell this limit apart from every other one and be the same on every
+// replica: one of the Name constants. Each Allow or Check
 // is one round trip (one EVALSHA; after a Redis restart the first is
 // followed by one EVAL that reloads the script). When Redis fails or the
 // circuit is open (internal/fleet), the local bucket decides, as it does
@@ -31,7 +48,7 @@ type options struct {
 //
 // A nil r, or a Limit that never refills (Every or Burst not positive),
 // leaves the limiter local.
-func Shared(r *fleet.Redis, name string) Option {
+func Shared(r *fleet.Redis, name Name) Option {
 	return func(o *options) { o.redis, o.name = r, name }
 }
 
@@ -41,7 +58,7 @@ func (o options) shared(l Limit) *shared {
 	}
 	return &shared{
 		r:      o.redis,
-		prefix: o.redis.Prefix() + "ratelimit:" + o.name + ":",
+		prefix: o.redis.Prefix() + "ratelimit:" + string(o.name) + ":",
 		every:  max(l.Every.Microseconds(), 1),
 		burst:  int64(l.Burst),
 	}

@@ -43,9 +43,9 @@ func New(o Options) (*Service, error) {
 	agents := NewAgentAuth(o.Agent.Keys, o.Agent.Identity, o.PeerAddr, sess)
 	h := &Handler{
 		minter: minter, agents: agents, opts: o,
-		customers: ratelimit.New(o.CustomerRate, o.Now),
-		agentFail: ratelimit.New(o.Agent.Rate, o.Now),
-		agentRate: ratelimit.NewKeyed[string](o.Agent.IdentityRate, o.Now),
+		customers: ratelimit.New(o.CustomerRate, o.Now, ratelimit.Shared(o.Redis, ratelimit.NameTokenCustomer)),
+		agentFail: ratelimit.New(o.Agent.Rate, o.Now, ratelimit.Shared(o.Redis, ratelimit.NameTokenAgentFail)),
+		agentRate: ratelimit.NewKeyed[string](o.Agent.IdentityRate, o.Now, ratelimit.Shared(o.Redis, ratelimit.NameTokenAgent)),
 	}
 	return &Service{
 		Minter: minter, Agents: agents, Sessions: sess, Token: h,

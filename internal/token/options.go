@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 )
 
@@ -46,6 +47,11 @@ type Options struct {
 	// Agent configures agent authentication; with nothing configured,
 	// agent tokens are refused.
 	Agent AgentOptions
+	// Redis, when set (storage.redis), makes CustomerRate, Agent.Rate and
+	// Agent.IdentityRate count across every replica that shares it: one
+	// round trip per limit checked. While Redis fails, each replica falls
+	// back to its own buckets (see ratelimit.Shared).
+	Redis *fleet.Redis
 
 	// Scheme returns the scheme the client used, for the same-origin check
 	// (default RequestScheme: TLS on this connection or not).
