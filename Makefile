@@ -43,6 +43,14 @@ bench-smoke:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/inject ./internal/encoding
 
+## bench-compare: cobrowse-proxy side by side with nginx sub_filter, a bare
+## httputil.ReverseProxy and the upstream itself, on loopback (not in make test;
+## installs nginx-light and wrk when missing, as root). docs/performance.md.
+## e.g. make bench-compare BENCH_FLAGS="-rounds 1 -proxy-bin /tmp/old -out /tmp/t.md"
+.PHONY: bench-compare
+bench-compare:
+	$(GO) run ./cmd/benchcompare $(BENCH_FLAGS)
+
 # The commit and build date shown by `cobrowse-proxy version` and the image's OCI labels.
 COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)

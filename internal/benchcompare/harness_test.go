@@ -1,0 +1,148 @@
+package benchcompare
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSelectWorkloads(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "binary-1m", "html-100k-c1000"}, false},
+		{"binary-1m, html-10k", []string{"html-10k", "binary-1m"}, false}, // table order
+		{"html-10k,,html-10k", []string{"html-10k"}, false},
+		{"html-10k,html-2k", nil, true},
+	}
+	for _, tt := range tests {
+		ws, err := SelectWorkloads(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("SelectWorkloads(%q) error = %v", tt.in, err)
+			continue
+		}
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Name)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("SelectWorkloads(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestCheckResponse(t *testing.T) {
+	page := Page(10 << 10)
+	inject := func(tag string) []byte {
+		return bytes.Replace(page, []byte("<head>"), []byte("<head>"+tag), 1)
+	}
+	proxyPage := inject(ProxyLoaderMarker + `?v=1"></script>`)
+	nginxPage := inject(NginxLoaderTag)
+	html := Workload{Name: "html-10k", Path: PathHTML10K}
+	gzw := Workload{Name: "gzip-10k", Path: PathHTML10K, Gzip: true}
+	bin := Workload{Name: "binary-1m", Path: PathBinary1M, Binary: true}
+	tests := []struct {
+		name    string
+		target  Target
+		w       Workload
+		status  int
+		enc     string
+		body    []byte
+		wantErr string
+	}{
+		{"direct as is", Direct, html, 200, "", page, ""},
+		{"bare gzip", Bare, gzw, 200, "gzip", gz(t, page), ""},
+		{"bare changed the page", Bare, html, 200, "", proxyPage, "differs"},
+		{"proxy injects", Proxy, html, 200, "", proxyPage, ""},
+		{"proxy injects gzip", Proxy, gzw, 200, "gzip", gz(t, proxyPage), ""},
+		{"proxy does not inject", Proxy, html, 200, "", page, "does not inject"},
+		{"proxy with nginx's tag", Proxy, html, 200, "", nginxPage, "does not inject"},
+		{"nginx injects", Nginx, gzw, 200, "", nginxPage, ""},
+		{"nginx does not inject", Nginx, html, 200, "", page, "does not inject"},
+		{"truncated page", Nginx, html, 200, "", nginxPage[:len(nginxPage)-100], "not the whole"},
+		{"binary passed through", Proxy, bin, 200, "", page, ""},
+		{"binary changed", Nginx, bin, 200, "", nginxPage, "differs"},
+		{"status", Proxy, html, 502, "", proxyPage, "status 502"},
+		{"bad gzip", Proxy, gzw, 200, "gzip", proxyPage, "gzip body"},
+		{"brotli", Proxy, gzw, 200, "br", proxyPage, "Content-Encoding"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckResponse(tt.target, tt.w, tt.status, tt.enc, tt.body, page)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CheckResponse: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CheckResponse error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRunEndToEnd runs the whole harness briefly: one workload, one
+// one-second round per target. It asserts that every target was measured,
+// never how fast.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the end-to-end harness run")
+	}
+	for _, tool := range []string{"nginx", "wrk"} {
+		if _, err := findTool(tool); err != nil {
+			t.Skipf("%s not installed: apt-get install -y nginx-light wrk", tool)
+		}
+	}
+	repo, err := FindRepoDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := SelectWorkloads("html-10k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{Duration: time.Second, Rounds: 1, Workloads: ws, RepoDir: repo, Log: t.Output()})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Workload != "html-10k" {
+		t.Fatalf("rows = %+v", rep.Rows)
+	}
+	for _, tgt := range Targets {
+		s := rep.Rows[0].Stats[tgt]
+		if s.Rounds != 1 || s.ReqPerSec <= 0 || s.P99 <= 0 {
+			t.Errorf("%s: %+v, want one measured round", tgt, s)
+		}
+	}
+	if rep.ProxyPeakRSS <= 0 {
+		t.Errorf("proxy peak RSS = %d", rep.ProxyPeakRSS)
+	}
+	var b strings.Builder
+	if err := rep.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| html-10k |") {
+		t.Errorf("table has no html-10k row:\n%s", b.String())
+	}
+}
