@@ -93,6 +93,9 @@ type Options struct {
 	// (shared.go), and the admin listing reads the aggregate while Redis
 	// answers (this replica's own gaps otherwise). MaxGapsPerSite bounds
 	// each site's aggregate too.
+	// Rate then counts across every replica too (one round trip per
+	// report), falling back to this replica's own buckets while Redis
+	// fails (see ratelimit.Shared).
 	Redis *fleet.Redis
 	// SharedTTL is how long a site's aggregate lives after its last
 	// report (0: DefaultSharedTTL, 30 days).
@@ -157,7 +160,7 @@ func New(o Options) *Store {
 			Name: "cobrowse_proxy_unmasked_fields_total",
 			Help: "Fields that look sensitive and that no masking rule covers, as the masking audit in bootstrap.js reports them (once per field per audited page view), by site and field kind.",
 		}, []string{"site", "kind"}),
-		limiter: ratelimit.New(o.Rate, o.Now),
+		limiter: ratelimit.New(o.Rate, o.Now, ratelimit.Shared(o.Redis, ratelimit.NameMaskReport)),
 		perSite: o.MaxGapsPerSite,
 		total:   o.MaxGaps,
 		sites:   map[string]*siteGaps{},

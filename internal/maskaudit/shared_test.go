@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/ratelimit"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redistest"
 )
 
@@ -24,7 +25,7 @@ type auditReplica struct {
 func newAuditReplica(t *testing.T, srv *redistest.Server, o Options) *auditReplica {
 	t.Helper()
 	rp := &auditReplica{reg: prometheus.NewRegistry(), now: time.Unix(1_700_000_000, 0).UTC()}
-	r, err := fleet.New(srv.Client(), fleet.Options{Prefix: "fleet:", Timeout: 100 * time.Millisecond, Registerer: rp.reg})
+	r, err := fleet.New(srv.Client(), fleet.Options{Prefix: "fleet:", Timeout: 2 * time.Second, Registerer: rp.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +161,56 @@ func fallbacks(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	t.Fatal("no maskaudit fallback counter")
+	return 0
+}
+
+// TestSharedAuditRateLimit: with Redis the report limit counts across
+// replicas (burst 3: 2 on A and 1 on B, then both refuse); with Redis
+// stopped a replica limits on its own (3 more, then 429) and counts the
+// fallbacks.
+func TestSharedAuditRateLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	rate := Options{Rate: ratelimitLimit(time.Hour, 3)}
+	a, b := newAuditReplica(t, srv, rate), newAuditReplica(t, srv, rate)
+	a.report(t, "shop", ssnReport)
+	a.report(t, "shop", ssnReport)
+	b.report(t, "blog", blogReport) // one bucket per client for all sites
+	for name, rp := range map[string]*auditReplica{"A": a, "B": b} {
+		if w := post(t, rp.s.Handler("shop", HandlerOptions{}), ssnReport, nil); w.Code != 429 {
+			t.Fatalf("4th report, on %s: %d, want 429 (3 in all on two replicas)", name, w.Code)
+		}
+	}
+	srv.Stop()
+	c := newAuditReplica(t, srv, rate)
+	for range 3 {
+		c.report(t, "shop", ssnReport)
+	}
+	if w := post(t, c.s.Handler("shop", HandlerOptions{}), ssnReport, nil); w.Code != 429 {
+		t.Fatalf("Redis down, 4th report: %d, want 429 (the local burst)", w.Code)
+	}
+	if n := gaugeUse(t, c.reg, "ratelimit"); n != 4 {
+		t.Errorf("Redis down: %v ratelimit fallbacks, want 4", n)
+	}
+}
+
+func ratelimitLimit(every time.Duration, burst int) ratelimit.Limit {
+	return ratelimit.Limit{Every: every, Burst: burst, MaxClients: 100}
+}
+
+// gaugeUse reads cobrowse_proxy_redis_fallbacks_total{use}.
+func gaugeUse(t *testing.T, reg *prometheus.Registry, use string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "cobrowse_proxy_redis_fallbacks_total" && m.GetLabel()[0].GetValue() == use {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s fallback counter", use)
 	return 0
 }
