@@ -85,6 +85,9 @@ type Options struct {
 	// UpstreamIdleTimeout aborts a response whose upstream sends no body
 	// bytes for this long (see idleBody); 0 waits forever.
 	UpstreamIdleTimeout time.Duration
+	// FlushDelay bounds how long an injected page's bytes wait to be sent
+	// together with more (see DefaultFlushDelay); 0 is DefaultFlushDelay.
+	FlushDelay time.Duration
 }
 
 // Proxy is the reverse proxy for all sites. Create it with New.
@@ -115,12 +118,16 @@ type exchange struct {
 	// malformed chunked encoding, a body cut short): the transport then
 	// fails, but the fault is the client's.
 	bodyErr atomic.Bool
+	sw      *statusWriter
 }
 
 // New returns a Proxy.
 func New(opts Options) *Proxy {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FlushDelay <= 0 {
+		opts.FlushDelay = DefaultFlushDelay
 	}
 	p := &Proxy{opts: opts, log: opts.Logger, strip: stripList(opts.IdentityHeaders)}
 	p.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
@@ -150,11 +157,13 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, x))
 	sw := &statusWriter{ResponseWriter: w}
+	x.sw = sw
 	defer func() {
 		// ReverseProxy panics with http.ErrAbortHandler when the body copy
 		// fails (corrupt encoding, upstream reset): account for it, then let
 		// the server abort the connection.
 		v := recover()
+		sw.finish(v == nil)
 		aborted := false
 		if v != nil {
 			// The copy failed on the client's side (it left) or the
@@ -347,16 +356,38 @@ func (b *bufferPool) Put(p []byte) { b.Pool.Put(&p) }
 
 // statusWriter records the status code for logs and metrics. It keeps
 // http.Flusher, http.Hijacker and the rest reachable through Unwrap, which
-// ReverseProxy uses via http.ResponseController.
+// ReverseProxy uses via http.ResponseController. For an injected page it
+// also holds back flushes and encodes the body (see coalesce).
 type statusWriter struct {
 	http.ResponseWriter
 	code     int
 	writeErr error // the first failed write to the client
+
+	// Set by coalesce before the body is copied; the rest is guarded by mu
+	// (ReverseProxy's and s.timer's flushes run on other goroutines).
+	coalescing bool
+	mu         sync.Mutex
+	enc        encoding.Encoder // nil: the body is written as it is
+	pool       *bufferPool
+	delay      time.Duration // Options.FlushDelay
+	buf        []byte        // held back bytes, from pool
+	discard    bool          // the response is broken off: enc writes nowhere
+	flushNow   bool          // flush at the next Flush, not later
+	pending    bool          // a Flush is held back
+	finished   bool
+	timer      *time.Timer
+	heldCode   int // the status, not written yet (see sendHeader)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		s.code = code
+	}
+	if s.coalescing && code >= 200 {
+		s.mu.Lock()
+		s.heldCode = code // see sendHeader
+		s.mu.Unlock()
+		return
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -365,17 +396,62 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	n, err := s.ResponseWriter.Write(b)
-	if err != nil && s.writeErr == nil {
-		s.writeErr = err
+	if !s.coalescing {
+		return s.writeClient(b)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.enc == nil {
+		return s.bufferedWrite(b)
+	}
+	n, err := s.enc.Write(b)
+	s.recordErr(err)
 	return n, err
 }
 
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+// writeClient writes b to the client.
+func (s *statusWriter) writeClient(b []byte) (int, error) {
+	s.sendHeader()
+	n, err := s.ResponseWriter.Write(b)
+	s.recordErr(err)
+	return n, err
+}
+
+func (s *statusWriter) recordErr(err error) {
+	if err != nil && s.writeErr == nil {
+		s.writeErr = err
 	}
+}
+
+func (s *statusWriter) Flush() {
+	if !s.coalescing {
+		if f, ok := s.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.finished:
+	case s.flushNow:
+		// The head: sent within a fifth of the delay, or with the rest
+		// of the page if that comes sooner.
+		s.flushNow = false
+		s.armFlush(s.delay / 5)
+	case !s.pending:
+		s.armFlush(s.delay)
+	}
+}
+
+// armFlush has s.timer flush after d. s.mu is held.
+func (s *statusWriter) armFlush(d time.Duration) {
+	s.pending = true
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.delayedFlush)
+		return
+	}
+	s.timer.Reset(d)
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

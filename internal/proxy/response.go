@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -130,14 +129,14 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 			MaxScan:         p.opts.MaxScan,
 		}),
 	}
+	var enc encoding.Encoder
 	if clientCoding != "" {
-		enc, err := p.opts.Codecs.NewWriter(clientCoding, &body.buf)
-		if err != nil {
-			clientCoding = "" // cannot happen: Negotiate returns codings we encode
-		} else {
-			body.enc = enc
+		var err error
+		if enc, err = p.opts.Codecs.NewWriter(clientCoding, encodeTo{x.sw}); err != nil {
+			enc, clientCoding = nil, "" // cannot happen: Negotiate returns codings we encode
 		}
 	}
+	x.sw.coalesce(enc, &p.bufPool, p.opts.FlushDelay)
 	res.Body = body
 	injectedHeaders(res, upstreamCoding, clientCoding)
 }
@@ -162,7 +161,7 @@ func decisionRequest(req *http.Request) *http.Request {
 // gets.
 func injectedHeaders(res *http.Response, upstreamCoding, clientCoding string) {
 	h := res.Header
-	res.ContentLength = -1 // chunked; ReverseProxy flushes each write
+	res.ContentLength = -1 // unknown: chunked, or counted at the end (statusWriter.finish)
 	h.Del("Content-Length")
 	h.Del("Content-MD5")
 	h.Del("Content-Digest")
@@ -247,12 +246,13 @@ func varyHas(h http.Header, name string) bool {
 }
 
 // rewriteBody is the response body of an injected page: the upstream body
-// decoded, rewritten and, if the client gets a content coding, encoded
-// again. Each Read pulls one chunk through and flushes the encoder, so the
-// client receives bytes as soon as the upstream sends them.
+// decoded and rewritten. The client's content coding, if any, is applied as
+// the body is written (statusWriter.coalesce), where it is flushed with the
+// connection. The first bytes after the rewriter's decision are flushed at
+// once, so the browser gets the loader while the upstream may still be busy.
 //
 // An error from the upstream or the decoder (a reset, a corrupt gzip
-// stream) is returned from Read without closing the encoder: ReverseProxy
+// stream) is returned from Read without ending the encoder: ReverseProxy
 // then aborts the response, and the client sees a broken transfer instead
 // of a page that looks complete.
 type rewriteBody struct {
@@ -261,53 +261,41 @@ type rewriteBody struct {
 	upstream io.ReadCloser
 	dec      io.ReadCloser
 	rw       *inject.Rewriter
-	enc      encoding.Encoder
-	buf      bytes.Buffer // encoder output not yet returned
-	chunk    []byte
-	done     bool
+	eof      bool // the rewriter is at its end; the next Read ends the body
+	decided  bool
 	counted  bool
 }
 
 func (b *rewriteBody) Read(p []byte) (int, error) {
-	if b.enc == nil {
-		n, err := b.rw.Read(p)
-		if err != nil {
-			b.count()
-		}
-		return n, err
+	if b.eof {
+		return 0, b.end()
 	}
-	for {
-		if b.buf.Len() > 0 {
-			return b.buf.Read(p)
-		}
-		if b.done {
-			return 0, io.EOF
-		}
-		if b.chunk == nil {
-			b.chunk = b.p.bufPool.Get()
-		}
-		n, err := b.rw.Read(b.chunk)
-		if n > 0 {
-			if _, werr := b.enc.Write(b.chunk[:n]); werr != nil {
-				return 0, werr
-			}
-		}
-		switch {
-		case err == io.EOF:
-			b.count()
-			if cerr := b.enc.Close(); cerr != nil {
-				return 0, cerr
-			}
-			b.done = true
-		case err != nil:
-			b.count()
-			return 0, err
-		default:
-			if ferr := b.enc.Flush(); ferr != nil {
-				return 0, ferr
-			}
-		}
+	n, err := b.rw.Read(p)
+	if !b.decided && b.rw.Result() != inject.Pending {
+		b.decided = true
+		b.x.sw.flushNext()
 	}
+	switch {
+	case err == io.EOF && n > 0:
+		// The encoder's last bytes must follow these: end on the next Read.
+		b.eof = true
+		return n, nil
+	case err == io.EOF:
+		return 0, b.end()
+	case err != nil:
+		b.count()
+	}
+	return n, err
+}
+
+// end completes the page: counts the outcome and writes the encoder's
+// last bytes. It returns io.EOF, or the encoder's error.
+func (b *rewriteBody) end() error {
+	b.count()
+	if err := b.x.sw.endBody(true); err != nil {
+		return err
+	}
+	return io.EOF
 }
 
 // count records the rewriter's outcome once.
@@ -326,14 +314,6 @@ func (b *rewriteBody) count() {
 
 func (b *rewriteBody) Close() error {
 	b.count()
-	if b.chunk != nil {
-		b.p.bufPool.Put(b.chunk)
-		b.chunk = nil
-	}
-	if b.enc != nil && !b.done {
-		b.enc.Close() // return it to its pool; the output is discarded
-		b.done = true
-	}
 	b.dec.Close()
 	return b.upstream.Close()
 }

@@ -1,0 +1,181 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
+)
+
+// DefaultFlushDelay is how long bytes of an injected page may wait in the
+// server's buffers for more to join them before they are sent anyway.
+//
+// ReverseProxy flushes after every write of a body whose length is unknown,
+// which every injected page is: each flush is one or two write(2) calls of
+// a chunk header and a few KiB, and took most of the proxy's CPU. An
+// injected page is instead flushed once right after its head (the loader,
+// so the browser starts early), then at most every DefaultFlushDelay (Options.FlushDelay) while the
+// upstream is slow, and at its end by the server. A page that arrives at
+// once leaves in as few writes as the server's buffers allow.
+const DefaultFlushDelay = 5 * time.Millisecond
+
+// coalesce makes s gather an injected page's writes in a buffer from pool
+// and hold back ReverseProxy's flushes (see FlushDelay); with enc, the page
+// is compressed as it is written, and the compressor is flushed only when
+// the connection is, so it is not cut into small blocks and what is held
+// back is not stuck inside it. Called from modifyResponse, before the body
+// is copied.
+func (s *statusWriter) coalesce(enc encoding.Encoder, pool *bufferPool, delay time.Duration) {
+	s.coalescing = true
+	s.enc = enc
+	s.pool = pool
+	s.delay = delay
+}
+
+// encodeTo is where s's encoder writes: s's buffer, or nowhere once the
+// response is aborted. It is called with s.mu held.
+type encodeTo struct{ s *statusWriter }
+
+func (e encodeTo) Write(p []byte) (int, error) {
+	if e.s.discard {
+		return len(p), nil
+	}
+	return e.s.bufferedWrite(p)
+}
+
+// bufferedWrite adds p to s's buffer, sending the buffer to the client
+// each time it is full, so the client gets chunks of the buffer's size
+// whatever the sizes of the upstream's reads; a p as large as the buffer
+// finding it empty goes out directly. s.mu is held.
+func (s *statusWriter) bufferedWrite(p []byte) (int, error) {
+	if s.buf == nil {
+		s.buf = s.pool.Get()[:0]
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if len(s.buf) == 0 && len(p) >= cap(s.buf) {
+			if _, err := s.writeClient(p); err != nil {
+				return total - len(p), err
+			}
+			break
+		}
+		n := copy(s.buf[len(s.buf):cap(s.buf)], p)
+		s.buf, p = s.buf[:len(s.buf)+n], p[n:]
+		if len(s.buf) == cap(s.buf) {
+			if err := s.drain(); err != nil {
+				return total - len(p), err
+			}
+		}
+	}
+	return total, nil
+}
+
+// sendHeader writes the status held back by WriteHeader: an injected
+// page's header goes out with its first bytes, and, for a page that fits
+// in the buffer, with its Content-Length instead of chunks (see finish).
+// s.mu is held, or the body copy has not begun.
+func (s *statusWriter) sendHeader() {
+	if s.heldCode != 0 {
+		code := s.heldCode
+		s.heldCode = 0
+		s.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// drain sends the buffer to the client. s.mu is held.
+func (s *statusWriter) drain() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.writeClient(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// flushNext makes the next flush come sooner: the head (or the decision
+// not to inject) has just been read.
+func (s *statusWriter) flushNext() {
+	s.mu.Lock()
+	s.flushNow = true
+	s.mu.Unlock()
+}
+
+// delayedFlush runs on s.timer.
+func (s *statusWriter) delayedFlush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending && !s.finished {
+		s.flushLocked()
+	}
+}
+
+// flushLocked flushes the encoder and the connection. s.mu is held.
+func (s *statusWriter) flushLocked() {
+	s.pending = false
+	if s.enc != nil {
+		if err := s.enc.Flush(); err != nil {
+			s.recordErr(err)
+			return
+		}
+	}
+	if s.drain() != nil {
+		return
+	}
+	s.sendHeader()
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// endBody ends the page: with complete, the encoder writes its last bytes
+// (to the buffer, which finish sends); without, they are discarded (the
+// transfer is broken off and must not look complete). From here on the
+// timer no longer touches the client's ResponseWriter: ReverseProxy goes
+// on to use its header map (trailers) without s.mu. Idempotent.
+func (s *statusWriter) endBody(complete bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	enc := s.enc
+	if enc == nil {
+		return nil
+	}
+	s.enc = nil
+	s.discard = s.discard || !complete
+	return enc.Close()
+}
+
+// finish stops the flush timer and sends what is still held back (the
+// server flushes it as the handler returns). After a failed copy
+// (complete false) the encoder is released without its last bytes, and
+// what came before the failure is sent and flushed at once: the server is
+// about to break the connection off, and the client must see a broken
+// transfer, never a page that looks complete.
+func (s *statusWriter) finish(complete bool) {
+	if !s.coalescing {
+		return
+	}
+	s.endBody(false) // releases an encoder still open after a failed copy
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if complete && s.heldCode != 0 && s.heldCode != http.StatusNoContent && s.heldCode != http.StatusNotModified &&
+		s.Header().Get("Trailer") == "" {
+		// Nothing sent yet: the whole page is in the buffer, and its
+		// length is known after all.
+		s.Header().Set("Content-Length", strconv.Itoa(len(s.buf)))
+	}
+	if s.drain() == nil {
+		s.sendHeader()
+		if f, ok := s.ResponseWriter.(http.Flusher); ok && !complete {
+			f.Flush()
+		}
+	}
+	if s.buf != nil {
+		s.pool.Put(s.buf[:cap(s.buf)])
+		s.buf = nil
+	}
+}

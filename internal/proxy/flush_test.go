@@ -1,0 +1,221 @@
+package proxy_test
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
+)
+
+// writeCounter counts the Write calls on the connections it accepts: each
+// is one write(2) of the proxy to the client.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, n: &l.writes}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestInjectedPageWrites: an injected page that the upstream sends at once
+// leaves in a few writes, not one or two per piece the rewriter or the
+// compressor produced (ReverseProxy flushed after each; before the change
+// 5, 4, 13, 7 and 104 writes): the head waits for the rest, and the rest
+// goes in chunks of 32 KiB, each one or two writes (net/http buffers 4 KiB
+// of a connection).
+func TestInjectedPageWrites(t *testing.T) {
+	for _, tc := range []struct {
+		size      int
+		coding    string // upstream and client
+		maxWrites int64
+	}{
+		{10 << 10, "", 2},
+		{10 << 10, "gzip", 2},
+		{100 << 10, "", 8},
+		{100 << 10, "gzip", 2},
+		{1 << 20, "", 70},
+	} {
+		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
+			body := page(tc.size)
+			sent := body
+			if tc.coding == "gzip" {
+				var b bytes.Buffer
+				zw := stdgzip.NewWriter(&b)
+				zw.Write(body)
+				zw.Close()
+				sent = b.Bytes()
+			}
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len(sent)))
+				if tc.coding != "" {
+					w.Header().Set("Content-Encoding", tc.coding)
+				}
+				w.Write(sent)
+			}))
+			defer up.Close()
+			// A flush delay longer than the test: only the flushes the
+			// page's structure asks for happen, however slow the machine.
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
+			lc := &writeCounter{}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.p.ServeSite(d.site, w, r) }))
+			lc.Listener = srv.Listener
+			srv.Listener = lc
+			srv.Start()
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			req.Host = siteHost
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			if tc.coding != "" {
+				req.Header.Set("Accept-Encoding", tc.coding)
+			}
+			res, err := d.client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A page that fits the 32 KiB buffer is sent whole, with its
+			// length; a longer one in chunks.
+			if fits := len(got) < 32<<10; fits && res.ContentLength != int64(len(got)) || !fits && res.ContentLength != -1 {
+				t.Errorf("Content-Length %d for a body of %d bytes", res.ContentLength, len(got))
+			}
+			if tc.coding == "gzip" {
+				zr, err := stdgzip.NewReader(bytes.NewReader(got))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err = io.ReadAll(zr); err != nil {
+					t.Fatalf("gzip body: %v", err)
+				}
+			}
+			if want := bytes.Replace(body, []byte("<head>"), []byte("<head>"+directTag), 1); res.StatusCode != 200 || !bytes.Equal(got, want) {
+				t.Fatalf("status %d; the page is not the upstream's with the tag after <head>", res.StatusCode)
+			}
+			if n := lc.writes.Load(); n > tc.maxWrites || n < 1 {
+				t.Errorf("%d writes to the client, want 1..%d", n, tc.maxWrites)
+			} else {
+				t.Logf("%d writes", n)
+			}
+		})
+	}
+}
+
+// TestHeldBackBytesLeave: bytes that follow the head are held back for
+// more, but not for long: while the upstream pauses they reach the client
+// after the flush delay, compressed or not.
+func TestHeldBackBytesLeave(t *testing.T) {
+	const head = "<!doctype html><html><head><title>Slow</title></head><body><p>first part</p>"
+	for _, coding := range []string{"", "gzip"} {
+		t.Run(fmt.Sprintf("%q", coding), func(t *testing.T) {
+			headSeen, release := make(chan struct{}), make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				var out io.Writer = w
+				var zw *stdgzip.Writer
+				if coding != "" {
+					w.Header().Set("Content-Encoding", coding)
+					zw = stdgzip.NewWriter(w)
+					out = zw
+				}
+				flush := func() {
+					if zw != nil {
+						zw.Flush()
+					}
+					w.(http.Flusher).Flush()
+				}
+				io.WriteString(out, "<!doctype html><html><head>")
+				flush()
+				select {
+				case <-headSeen:
+				case <-r.Context().Done():
+					return
+				}
+				io.WriteString(out, head[len("<!doctype html><html><head>"):])
+				flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				io.WriteString(out, "<p>late</p></body></html>")
+				if zw != nil {
+					zw.Close()
+				}
+			}))
+			defer up.Close()
+			defer close(release)
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: 20 * time.Millisecond}, nil)
+			hdr := map[string]string{"Sec-Fetch-Dest": "document"}
+			if coding != "" {
+				hdr["Accept-Encoding"] = coding
+			}
+			res, err := d.client().Do(d.request(t.Context(), "GET", "/", hdr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var r io.Reader = res.Body
+			if coding != "" {
+				zr, err := stdgzip.NewReader(res.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r = zr
+			}
+			got := make(chan string, 2)
+			go func() {
+				var b []byte
+				buf := make([]byte, 1024)
+				sentHead := false
+				for {
+					n, err := r.Read(buf)
+					b = append(b, buf[:n]...)
+					if !sentHead && bytes.Contains(b, []byte(directTag)) {
+						sentHead = true
+						close(headSeen)
+					}
+					if bytes.Contains(b, []byte("first part")) || err != nil {
+						got <- string(b)
+						return
+					}
+				}
+			}()
+			select {
+			case b := <-got:
+				if want := "<!doctype html><html><head>" + directTag + head[len("<!doctype html><html><head>"):]; b != want {
+					t.Fatalf("got %q, want %q", b, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the bytes after the head did not reach the client while the upstream paused")
+			}
+		})
+	}
+}
