@@ -219,3 +219,74 @@ func TestHeldBackBytesLeave(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectedOverHTTP2: with TLS, clients speak HTTP/2, and an injected
+// page arrives whole there too: the small one with its length, the long one
+// in DATA frames, compressed or not.
+func TestInjectedOverHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		size   int
+		coding string
+	}{{10 << 10, ""}, {10 << 10, "gzip"}, {300 << 10, ""}, {300 << 10, "gzip"}} {
+		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
+			body := page(tc.size)
+			sent := body
+			if tc.coding == "gzip" {
+				var b bytes.Buffer
+				zw := stdgzip.NewWriter(&b)
+				zw.Write(body)
+				zw.Close()
+				sent = b.Bytes()
+			}
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.coding != "" {
+					w.Header().Set("Content-Encoding", tc.coding)
+				}
+				w.Write(sent)
+			}))
+			defer up.Close()
+			// No timed flush: the small page is then surely sent whole.
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.p.ServeSite(d.site, w, r) }))
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			defer srv.Close()
+			c := srv.Client()
+			c.Transport.(*http.Transport).DisableCompression = true
+			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			req.Host = siteHost
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			if tc.coding != "" {
+				req.Header.Set("Accept-Encoding", tc.coding)
+			}
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ProtoMajor != 2 {
+				t.Fatalf("protocol %s, want HTTP/2", res.Proto)
+			}
+			if fits := len(got) < 32<<10; fits && res.ContentLength != int64(len(got)) || !fits && res.ContentLength != -1 {
+				t.Errorf("Content-Length %d for a body of %d bytes", res.ContentLength, len(got))
+			}
+			if tc.coding == "gzip" {
+				zr, err := stdgzip.NewReader(bytes.NewReader(got))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err = io.ReadAll(zr); err != nil {
+					t.Fatalf("gzip body: %v", err)
+				}
+			}
+			if want := bytes.Replace(body, []byte("<head>"), []byte("<head>"+directTag), 1); !bytes.Equal(got, want) {
+				t.Fatal("the page is not the upstream's with the tag after <head>")
+			}
+		})
+	}
+}
