@@ -233,3 +233,55 @@ func BenchmarkFirstByte(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-head")
 }
+
+// BenchmarkHTTP2: an injected 10 KB page through cobrowse-proxy over TLS,
+// HTTP/1.1 beside HTTP/2 (what browsers speak to it when tls is on): per
+// request, HTTP/2 must not cost more.
+func BenchmarkHTTP2(b *testing.B) {
+	body := page(10 << 10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(body)
+	}))
+	b.Cleanup(up.Close)
+	for _, h2 := range []bool{false, true} {
+		name := "HTTP/1.1"
+		if h2 {
+			name = "HTTP/2"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := httptest.NewUnstartedServer(newProxy(b, up.URL))
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			defer srv.Close()
+			tr := srv.Client().Transport.(*http.Transport)
+			tr.DisableCompression, tr.MaxIdleConnsPerHost, tr.ForceAttemptHTTP2 = true, 64, h2
+			c := &http.Client{Transport: tr}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var bad atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				buf := make([]byte, 32<<10)
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+					req.Host = "bench.localhost"
+					req.Header.Set("Sec-Fetch-Dest", "document")
+					res, err := c.Do(req)
+					if err != nil {
+						bad.Add(1)
+						continue
+					}
+					n, _ := io.CopyBuffer(io.Discard, res.Body, buf)
+					res.Body.Close()
+					if n <= int64(len(body)) || res.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
+						bad.Add(1)
+					}
+				}
+			})
+			if bad.Load() > 0 {
+				b.Fatalf("%d bad responses", bad.Load())
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
