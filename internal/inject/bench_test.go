@@ -80,25 +80,42 @@ func copyLikeProxy(src io.Reader, buf []byte) (int64, error) {
 var benchSizes = []struct {
 	name string
 	size int
-}{{"100KB", 100 << 10}, {"10MB", 10 << 20}}
+}{{"10KB", 10 << 10}, {"100KB", 100 << 10}, {"10MB", 10 << 20}}
 
+// BenchmarkRewriter streams pages through the rewriter, without and with
+// MetaCSP (set whenever the site has a CSP section: the rewriter then
+// tokenizes the whole head looking for <meta http-equiv> policies).
 func BenchmarkRewriter(b *testing.B) {
 	tag := []byte(testTag)
 	markers := [][]byte{[]byte("/__cobrowse/bootstrap.js"), []byte("zcb.zoom.us/static/resource/sdk/")}
+	keep := func([]byte) []byte { return nil }
 	for _, bs := range benchSizes {
-		b.Run(bs.name, func(b *testing.B) {
-			page := buildPage(bs.size)
-			buf := make([]byte, 32<<10)
-			b.SetBytes(int64(len(page)))
-			b.ReportAllocs()
-			for b.Loop() {
-				rw := NewRewriter(bytes.NewReader(page), Options{Tag: tag, Markers: markers})
-				n, err := copyLikeProxy(rw, buf)
-				if err != nil || n != int64(len(page)+len(tag)) || rw.Result() != Injected {
-					b.Fatalf("copied %d, %v, %v", n, err, rw.Result())
-				}
+		for _, meta := range []bool{false, true} {
+			name := bs.name
+			if meta {
+				name += "/metaCSP"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				benchRewriter(b, buildPage(bs.size), Options{Tag: tag, Markers: markers}, meta, keep)
+			})
+		}
+	}
+}
+
+func benchRewriter(b *testing.B, page []byte, opts Options, meta bool, keep func([]byte) []byte) {
+	if meta {
+		opts.MetaCSP = keep
+	}
+	tag := opts.Tag
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rw := NewRewriter(bytes.NewReader(page), opts)
+		n, err := copyLikeProxy(rw, buf)
+		if err != nil || n != int64(len(page)+len(tag)) || rw.Result() != Injected {
+			b.Fatalf("copied %d, %v, %v", n, err, rw.Result())
+		}
 	}
 }
 

@@ -55,6 +55,12 @@ func FuzzRewriterLossless(f *testing.F) {
 	for i, s := range seeds {
 		f.Add([]byte(s), uint8(i*37), i%3 == 0, uint16(i*211))
 	}
+	// A policy that arrives after the first reads of the head: a pre-scan
+	// that skipped the head on the bytes arrived so far would miss it.
+	late := `<!doctype html><head><title>t</title><link rel=stylesheet href=/a.css><link rel=icon href=/i.png>` +
+		`<meta http-equiv="Content-Security-Policy" content="script-src 'self'"></head><body>`
+	f.Add([]byte(late), uint8(15), false, uint16(1001))
+	f.Add([]byte(late), uint8(63), true, uint16(4001))
 
 	tag := []byte(testTag)
 	f.Fuzz(func(t *testing.T, in []byte, k uint8, requireDoc bool, scan uint16) {
@@ -76,6 +82,9 @@ func FuzzRewriterLossless(f *testing.F) {
 			t.Fatalf("ReadAll: %v", err)
 		}
 		res := rw.Result()
+		if opts.MetaCSP != nil {
+			samePrescanned(t, in, int(k)+1, opts)
+		}
 		if res == Pending {
 			t.Fatalf("result still pending at EOF")
 		}
@@ -150,5 +159,28 @@ func TestRewriterKeepsErrorReturnedWithData(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Errorf("%q returned with %v: Read ended with %v (result %v), want %v", page, boom, err, rw.Result(), boom)
 		}
+	}
+}
+
+// samePrescanned checks that the pre-scan of the head changes nothing: with
+// a MetaCSP that changes every policy, the rewriter that skips tokenizing
+// the rest of a head without http-equiv gives the output of the one that
+// tokenizes it all.
+func samePrescanned(t *testing.T, in []byte, chunk int, opts Options) {
+	t.Helper()
+	opts.MetaCSP = func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
+	var outs [2][]byte
+	var res [2]Result
+	for i, noPrescan := range []bool{false, true} {
+		rw := NewRewriter(&eofReader{b: in, max: chunk}, opts)
+		rw.noPrescan = noPrescan
+		out, err := io.ReadAll(rw)
+		if err != nil {
+			t.Fatalf("ReadAll: %v", err)
+		}
+		outs[i], res[i] = out, rw.Result()
+	}
+	if !bytes.Equal(outs[0], outs[1]) || res[0] != res[1] {
+		t.Fatalf("pre-scan changed the result:\n in %q\nwith    %v %q\nwithout %v %q", in, res[0], outs[0], res[1], outs[1])
 	}
 }

@@ -16,6 +16,17 @@ func charsetEnd(head []byte) int {
 	if len(head) > headLookahead {
 		head = head[:headLookahead]
 	}
+	if !mayDeclareMeta(head, "charset") && !mayDeclareMeta(head, "http-equiv") {
+		// No declaration can be in these bytes (a head without one
+		// in its first 1 KiB): the tokenizer and its 4 KiB buffer are
+		// not needed.
+		return 0
+	}
+	return charsetScan(head)
+}
+
+// charsetScan is charsetEnd without the pre-scan: it tokenizes head.
+func charsetScan(head []byte) int {
 	z := html.NewTokenizer(bytes.NewReader(head))
 	end, inTitle := 0, false
 	for {
@@ -31,10 +42,10 @@ func charsetEnd(head []byte) int {
 			}
 		case html.CommentToken:
 		case html.StartTagToken, html.SelfClosingTagToken:
-			name, hasAttr := z.TagName()
-			switch string(name) {
+			var lb [maxName]byte
+			switch string(lowerTagName(lb[:0], z.Raw())) {
 			case "meta":
-				switch metaKind(z, hasAttr) {
+				switch metaKind(z, z.Raw()) {
 				case metaCharset:
 					return end
 				case metaCSP:
@@ -49,8 +60,8 @@ func charsetEnd(head []byte) int {
 				return 0
 			}
 		case html.EndTagToken:
-			name, _ := z.TagName()
-			if string(name) != "title" {
+			var lb [maxName]byte
+			if string(lowerTagName(lb[:0], z.Raw())) != "title" {
 				return 0
 			}
 			inTitle = false
@@ -58,34 +69,4 @@ func charsetEnd(head []byte) int {
 			return 0
 		}
 	}
-}
-
-type metaType int
-
-const (
-	metaOther metaType = iota
-	metaCharset
-	metaCSP
-)
-
-// metaKind says whether the current <meta> tag declares the document's
-// character encoding or a Content-Security-Policy.
-func metaKind(z *html.Tokenizer, hasAttr bool) metaType {
-	for more := hasAttr; more; {
-		var key, val []byte
-		key, val, more = z.TagAttr()
-		switch string(key) {
-		case "charset":
-			return metaCharset
-		case "http-equiv":
-			v := bytes.TrimSpace(val)
-			switch {
-			case bytes.EqualFold(v, []byte("content-type")):
-				return metaCharset
-			case bytes.EqualFold(v, []byte("content-security-policy")):
-				return metaCSP
-			}
-		}
-	}
-	return metaOther
 }

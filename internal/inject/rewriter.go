@@ -96,7 +96,7 @@ const headLookahead = 1024
 // inserted where a browser opens the document's <head>. Memory is bounded by
 // MaxScan plus the tokenizer's read buffer, whatever the size of the page.
 type Rewriter struct {
-	src  io.Reader
+	src  *stickyReader
 	opts Options
 	z    *html.Tokenizer
 
@@ -110,6 +110,8 @@ type Rewriter struct {
 	headStart   int  // scanned when the head opened
 	tagAt       int  // with pendingTag: insert the tag when scanned reaches this
 	pendingTag  bool
+	headChecked bool // the pre-scan of the rest of the head has been made
+	noPrescan   bool // tests: tokenize the whole head, to compare
 	passthrough bool // decision made: copy the rest of src as is
 	err         error
 	result      Result
@@ -122,12 +124,12 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 	}
 	// The tokenizer may swallow an error that came with data; passing
 	// through must still see it, so the source repeats its first error.
-	src = &stickyReader{r: src}
-	z := html.NewTokenizer(src)
+	sticky := &stickyReader{r: src}
+	z := html.NewTokenizer(sticky)
 	z.SetMaxBuf(opts.MaxScan)
 	// Room for what the tokenizer buffers (4 KiB reads) plus the tag, so
 	// openHead rarely grows it.
-	return &Rewriter{src: src, opts: opts, z: z, out: make([]byte, 0, 4096+len(opts.Tag)+512)}
+	return &Rewriter{src: sticky, opts: opts, z: z, out: make([]byte, 0, 4096+len(opts.Tag)+512)}
 }
 
 // stickyReader repeats the first error of r on every later Read.
@@ -190,8 +192,8 @@ func (r *Rewriter) step() {
 		return
 	}
 	tt := r.z.Next()
-	// Copy the raw bytes first: TagName and TagAttr lower-case the
-	// tokenizer's buffer in place.
+	// Copy the raw bytes first: TagAttr lower-cases the tokenizer's buffer
+	// in place.
 	raw := r.z.Raw()
 	start := len(r.out)
 	r.out = append(r.out, raw...)
@@ -238,8 +240,8 @@ func (r *Rewriter) step() {
 	case html.DoctypeToken:
 		r.significant = true
 	case html.StartTagToken, html.SelfClosingTagToken:
-		name, hasAttr := r.z.TagName()
-		switch string(name) {
+		var lb [maxName]byte
+		switch name := lowerTagName(lb[:0], raw); string(name) {
 		case "html":
 			r.significant = true
 		case "head":
@@ -252,7 +254,7 @@ func (r *Rewriter) step() {
 			r.openHead(start)
 			// The element that opened the head is itself in it (or opens
 			// the body): treat it as the head scan would.
-			if r.inHead && !r.headElement(tt, name, hasAttr, len(r.out)-len(raw)) {
+			if r.inHead && !r.headElement(tt, name, raw, len(r.out)-len(raw)) {
 				r.endHead(len(r.out), nil)
 			}
 		}
@@ -308,6 +310,10 @@ func (r *Rewriter) insertAt(pos int) {
 // stepHead consumes one token of the head after the tag's place was found,
 // rewriting meta CSP tags, until something ends the head.
 func (r *Rewriter) stepHead() {
+	if r.restOfHeadPlain() {
+		r.finish(Injected, nil)
+		return
+	}
 	tt := r.z.Next()
 	raw := r.z.Raw()
 	start := len(r.out)
@@ -331,14 +337,14 @@ func (r *Rewriter) stepHead() {
 			return
 		}
 	case html.StartTagToken, html.SelfClosingTagToken:
-		name, hasAttr := r.z.TagName()
-		if !r.headElement(tt, name, hasAttr, start) {
+		var lb [maxName]byte
+		if !r.headElement(tt, lowerTagName(lb[:0], raw), raw, start) {
 			r.endHead(start, nil) // an element that opens the body
 			return
 		}
 	case html.EndTagToken:
-		name, _ := r.z.TagName()
-		switch string(name) {
+		var lb [maxName]byte
+		switch string(lowerTagName(lb[:0], raw)) {
 		case "script", "style", "title", "noscript", "template":
 		default: // </head>, or anything that ends it
 			r.endHead(start, nil)
@@ -354,13 +360,35 @@ func (r *Rewriter) stepHead() {
 	}
 }
 
-// headElement handles a start tag in the head (the tag's raw bytes are at
-// r.out[at:]): a meta CSP is rewritten, raw-text elements are noted. It
-// reports false for an element that belongs in the body.
-func (r *Rewriter) headElement(tt html.TokenType, name []byte, hasAttr bool, at int) bool {
+// restOfHeadPlain is the pre-scan that spares tokenizing the rest of the
+// head: once every byte the head scan may still read (up to MaxScan past
+// the head's opening) has arrived, or the source has ended, and none of
+// them spells http-equiv, no meta CSP is left to rewrite and the tag has
+// its place, so the rest passes through as endHead would pass it. It never
+// waits for bytes, and looks at them at most once.
+func (r *Rewriter) restOfHeadPlain() bool {
+	if r.headChecked || r.pendingTag || r.noPrescan {
+		return false
+	}
+	b := r.z.Buffered()
+	rest := r.headStart + r.opts.MaxScan - r.scanned
+	if len(b) >= rest {
+		b = b[:rest]
+	} else if r.src.err == nil {
+		return false // more may come
+	}
+	r.headChecked = true
+	return !mayDeclareMeta(b, "http-equiv")
+}
+
+// headElement handles a start tag in the head (raw, the tokenizer's
+// current token, whose copy is at r.out[at:]): a meta CSP is rewritten,
+// raw-text elements are noted. It reports false for an element that
+// belongs in the body.
+func (r *Rewriter) headElement(tt html.TokenType, name, raw []byte, at int) bool {
 	switch string(name) {
 	case "meta":
-		if metaKind(r.z, hasAttr) == metaCSP {
+		if metaKind(r.z, raw) == metaCSP {
 			r.rewriteMeta(at)
 		}
 	case "script", "style", "title", "noscript", "template":

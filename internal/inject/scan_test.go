@@ -1,0 +1,288 @@
+package inject
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+// The pre-scan decision: an attribute name in any ASCII case, anywhere in
+// the bytes (also at their very start and end), and nothing else.
+func TestMayDeclareMeta(t *testing.T) {
+	tests := []struct {
+		b, s string
+		want bool
+	}{
+		{`<meta charset=utf-8>`, "charset", true},
+		{`<META CHARSET="utf-8">`, "charset", true},
+		{`<meta ChArSeT='utf-8'>`, "charset", true},
+		{`charset`, "charset", true},
+		{`<meta charset`, "charset", true},
+		{`x charse`, "charset", false},
+		{`<meta chaRSet>`, "charset", true},
+		{`<meta char-set=utf-8>`, "charset", false},
+		{`<meta charſet=utf-8>`, "charset", false}, // Unicode folding would match
+		{`<meta http-equiv=content-type>`, "http-equiv", true},
+		{`<META HTTP-EQUIV="Content-Security-Policy">`, "http-equiv", true},
+		{`<meta http_equiv=x>`, "http-equiv", false},
+		{`<meta http-equi`, "http-equiv", false},
+		{``, "charset", false},
+	}
+	for _, tc := range tests {
+		if got := mayDeclareMeta([]byte(tc.b), tc.s); got != tc.want {
+			t.Errorf("mayDeclareMeta(%q, %q) = %v, want %v", tc.b, tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestLowerTagName(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{"<meta charset=x>", "meta"},
+		{"<META>", "meta"},
+		{"<Title>", "title"},
+		{"</HEAD>", "head"},
+		{"</head >", "head"},
+		{"<br/>", "br"},
+		{"<link\thref=x>", "link"},
+		{"<NOSCRIPT>", "noscript"}, // maxName bytes
+		{"<noscripts>", ""},        // longer: none the rewriter looks for
+		{"<templates x>", ""},      // longer
+		{"<meta\x00>", "meta\x00"}, // TagName would give "meta\ufffd": no match either way
+		{"<ABCDEFGHIJ>", ""},
+		{"<AZaz@[>", "azaz@["},
+	}
+	for _, tc := range tests {
+		var lb [maxName]byte
+		if got := string(lowerTagName(lb[:0], []byte(tc.raw))); got != tc.want {
+			t.Errorf("lowerTagName(%q) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}
+
+// The raw reading of <meta> attributes against the tokenizer's.
+func TestMetaKind(t *testing.T) {
+	tests := []struct {
+		tag  string
+		want metaType
+	}{
+		{`<meta charset=utf-8>`, metaCharset},
+		{`<meta charset>`, metaCharset},
+		{`<META CharSet="utf-8"/>`, metaCharset},
+		{`<meta name=viewport content="width=device-width">`, metaOther},
+		{`<meta http-equiv="Content-Type" content="text/html; charset=utf-8">`, metaCharset},
+		{`<meta http-equiv=' content-type '>`, metaCharset},
+		{`<meta HTTP-EQUIV=Content-Security-Policy content=x>`, metaCSP},
+		{`<meta content="a" http-equiv="content-security-policy">`, metaCSP},
+		{`<meta http-equiv=refresh content=5>`, metaOther},
+		{`<meta http-equiv>`, metaOther},
+		// Only the first of two attributes of one name counts.
+		{`<meta http-equiv=refresh http-equiv=content-security-policy>`, metaOther},
+		{`<meta HTTP-EQUIV=refresh http-equiv=content-security-policy>`, metaOther},
+		{`<meta http-equiv=content-security-policy http-equiv=refresh>`, metaCSP},
+		{`<meta http-equiv=refresh charset=utf-8>`, metaCharset},
+		{`<meta http-equiv=content-security-policy charset=utf-8>`, metaCSP},
+		{`<meta data-charset=x>`, metaOther},
+		{`<meta x="charset=utf-8">`, metaOther},
+		{`<meta/charset=x>`, metaCharset},
+		// Decoded values: read through the tokenizer.
+		{`<meta http-equiv="Content&#45;Security-Policy" content=x>`, metaCSP},
+		{`<meta http-equiv="content-type&#x20;">`, metaCharset},
+		{"<meta http-equiv=\"content-type\r\n\">", metaCharset},
+		{"<meta http-equiv=\"content\x00type\">", metaOther},
+		{"<meta charset\x00=x>", metaOther},
+	}
+	for _, tc := range tests {
+		z := html.NewTokenizer(strings.NewReader(tc.tag))
+		if tt := z.Next(); tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			t.Fatalf("%q: token %v", tc.tag, tt)
+		}
+		if got := metaKind(z, z.Raw()); got != tc.want {
+			t.Errorf("metaKind(%q) = %v, want %v", tc.tag, got, tc.want)
+		}
+		z = html.NewTokenizer(strings.NewReader(tc.tag))
+		z.Next()
+		if got := metaKindTokenizer(z); got != tc.want {
+			t.Errorf("metaKindTokenizer(%q) = %v, want %v", tc.tag, got, tc.want)
+		}
+	}
+}
+
+// FuzzMetaKind: for every tag of any input, the raw name equals the
+// tokenizer's TagName, and metaKind read from the raw bytes equals
+// metaKind read through TagAttr.
+func FuzzMetaKind(f *testing.F) {
+	for _, s := range []string{
+		`<meta charset=utf-8><META HTTP-EQUIV='Content-Type'>`,
+		`<meta http-equiv = "content-security-policy" content='a'>`,
+		`<meta =http-equiv=content-type><meta http-equiv=a http-equiv=content-type>`,
+		`<meta/http-equiv/=/content-type><meta http-equiv=content-type/>`,
+		`<meta a="b>" charset><meta http-equiv="content-type`,
+		"<meta http-equiv=\"\fcontent-type\v\">",
+		`</META x><Title>t</title><noscript>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		raw := html.NewTokenizer(bytes.NewReader(in))
+		dec := html.NewTokenizer(bytes.NewReader(in))
+		for {
+			tt := raw.Next()
+			dec.Next()
+			if tt == html.ErrorToken {
+				return
+			}
+			if tt != html.StartTagToken && tt != html.SelfClosingTagToken && tt != html.EndTagToken {
+				continue
+			}
+			tok := append([]byte(nil), raw.Raw()...)
+			var lb [maxName]byte
+			got := string(lowerTagName(lb[:0], tok))
+			name, _ := dec.TagName()
+			// A NUL, which TagName replaces, makes a name none the
+			// rewriter looks for either way.
+			if want := string(name); bytes.IndexByte(tok, 0) < 0 && (len(want) <= maxName && got != want || len(want) > maxName && got != "") {
+				t.Fatalf("%q: lowerTagName %q, TagName %q", tok, got, want)
+			}
+			if tt != html.EndTagToken {
+				if k, want := metaKindRaw(tok), metaKindTokenizer(dec); !bytes.ContainsAny(tok, "&\x00\r") && k != want {
+					t.Fatalf("%q: metaKindRaw %v, TagAttr %v", tok, k, want)
+				}
+			}
+		}
+	})
+}
+
+// FuzzCharsetEnd: the pre-scan changes nothing: charsetEnd, which skips
+// the tokenizer when neither attribute name is in the bytes, places the tag
+// where tokenizing them would.
+func FuzzCharsetEnd(f *testing.F) {
+	for _, s := range []string{
+		`<meta charset=utf-8>`, `<title>x</title><META CHARSET=x>`,
+		`<meta http-equiv=content-type content="text/html">`,
+		`<link href=charset.css><meta name=x>`, `<script>charset</script>`,
+		"<!-- http-equiv --><meta charset=x>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, head []byte) {
+		want := charsetScan(head[:min(len(head), headLookahead)])
+		if got := charsetEnd(head); got != want {
+			t.Fatalf("%q: charsetEnd %d, tokenizing %d", head, got, want)
+		}
+	})
+}
+
+// charsetEnd skips the tokenizer, and so allocates nothing, for a head
+// with neither attribute name in its first 1024 bytes; one in any case,
+// quoted or not, within them is found.
+func TestCharsetEndPreScan(t *testing.T) {
+	pad := strings.Repeat("<link rel=stylesheet href=a.css>", 30) // 960 bytes
+	tests := []struct {
+		head  string
+		want  int
+		alloc bool // the tokenizer runs
+	}{
+		{"<title>x</title><link href=a.css>", 0, false},
+		{"<script src=a.js></script><meta name=viewport content=x>", 0, false},
+		{"<meta charset=utf-8><title>", 20, true},
+		{"<META CHARSET='utf-8'>", 22, true},
+		{`<meta ChArSeT="utf-8">`, 22, true},
+		{`<meta Http-Equiv="Content-Type" content="text/html">`, 52, true},
+		{`<meta HTTP-EQUIV=content-type>`, 30, true},
+		{"<script>x</script><meta charset=utf-8>", 0, true}, // found, but not in place
+		{pad + "<meta charset=x>", 976, true},
+		{pad + strings.Repeat(" ", 50) + "<meta charset=x>", 0, true},  // "charset" in, the tag not
+		{pad + strings.Repeat(" ", 60) + "<meta charset=x>", 0, false}, // "charset" past 1024 bytes
+	}
+	for _, tc := range tests {
+		head := []byte(tc.head)
+		if got := charsetEnd(head); got != tc.want {
+			t.Errorf("charsetEnd(%.40q...) = %d, want %d", tc.head, got, tc.want)
+		}
+		allocs := testing.AllocsPerRun(10, func() { charsetEnd(head) })
+		if (allocs > 0) != tc.alloc {
+			t.Errorf("charsetEnd(%.40q...): %v allocations, tokenizer expected to run: %v", tc.head, allocs, tc.alloc)
+		}
+	}
+}
+
+// eofReader returns its last data with io.EOF, so the rewriter knows the
+// whole page has arrived; max (when not 0) bounds a Read, like a slow
+// network.
+type eofReader struct {
+	b   []byte
+	max int
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	if e.max > 0 && len(p) > e.max {
+		p = p[:e.max]
+	}
+	n := copy(p, e.b)
+	e.b = e.b[n:]
+	if len(e.b) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// With MetaCSP, the rest of the head is not tokenized once every byte the
+// head scan could read has arrived (the page has ended, or MaxScan past the
+// head is buffered) without an http-equiv: fewer allocations, the same
+// output as tokenizing it. Where a policy is in those bytes, or may still
+// arrive, the head is tokenized and the policy merged.
+func TestRewriterHeadPreScan(t *testing.T) {
+	links := strings.Repeat(`<link rel="stylesheet" href="/a.css" crossorigin="anonymous">`, 20)
+	plain := "<html><head>" + links + "</head><body>x</body></html>"
+	csp := "<html><head>" + links + `<META HTTP-EQUIV='content-security-policy' content="a"></head><body>x`
+	cspLow := strings.Replace(csp, "HTTP-EQUIV", "http-equiv", 1)
+	const head = len("<html><head>")
+	merge := func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
+	tests := []struct {
+		name    string
+		in      string
+		src     func(string) io.Reader
+		maxScan int
+		skip    bool // the pre-scan spares the tokenizer
+	}{
+		{"page ended, no policy", plain, func(s string) io.Reader { return &eofReader{b: []byte(s)} }, 0, true},
+		{"page ended, a policy", csp, func(s string) io.Reader { return &eofReader{b: []byte(s)} }, 0, false},
+		{"page ended, a policy in lower case", cspLow, func(s string) io.Reader { return &eofReader{b: []byte(s)} }, 0, false},
+		{"window exactly buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, len(plain) - head, true},
+		{"window buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, 400, true},
+		{"window buffered, a policy", csp, func(s string) io.Reader { return strings.NewReader(s) }, len(csp) - head, false},
+		{"more may come", plain, func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
+		{"more may come, a policy later", csp, func(s string) io.Reader { return &chunkReader{b: []byte(s), n: 100} }, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(noPrescan bool) (string, Result) {
+				rw := NewRewriter(tc.src(tc.in), Options{Tag: []byte(testTag), MetaCSP: merge, MaxScan: tc.maxScan})
+				rw.noPrescan = noPrescan
+				out, err := io.ReadAll(rw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(out), rw.Result()
+			}
+			got, res := run(false)
+			want, wantRes := run(true)
+			if got != want || res != wantRes {
+				t.Fatalf("with the pre-scan: %v %q\nwithout: %v %q", res, got, wantRes, want)
+			}
+			if strings.Contains(tc.in, "content=\"a\"") && tc.maxScan == 0 && !strings.Contains(got, `content="a z"`) {
+				t.Errorf("policy not merged: %q", got)
+			}
+			allocs := func(noPrescan bool) float64 {
+				return testing.AllocsPerRun(5, func() { run(noPrescan) })
+			}
+			with, without := allocs(false), allocs(true)
+			if skipped := with < without; skipped != tc.skip {
+				t.Errorf("allocations with the pre-scan %v, without %v; want the head skipped: %v", with, without, tc.skip)
+			}
+		})
+	}
+}
