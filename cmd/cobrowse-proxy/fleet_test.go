@@ -106,6 +106,39 @@ func TestFleetSharesSignOut(t *testing.T) {
 	if signedIn(b.base, cookie) {
 		t.Error("a cookie signed out on replica A still works on replica B")
 	}
+	// The customer token limit (default burst 5) counts across the two:
+	// 3 on A and 2 on B are issued, the 6th (on B) is refused.
+	tokenStatus := func(base string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/__cobrowse/token", strings.NewReader(`{"role":1}`))
+		req.Host = "shop.test"
+		req.Header.Set("Origin", "http://shop.test")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, r := range []replica{a, a, a, b, b} {
+		if code := tokenStatus(r.base); code != http.StatusOK {
+			t.Fatalf("customer token %d: %d", i+1, code)
+		}
+	}
+	if code := tokenStatus(b.base); code != http.StatusTooManyRequests {
+		t.Errorf("6th customer token (3 on A, 3 on B, burst 5): %d, want 429", code)
+	}
+	// The CSP report endpoint's limit is in Redis too.
+	if r := do("POST", a.base, "/__cobrowse/csp-report", "", `{"csp-report":{"blocked-uri":"https://x.example/"}}`); r.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("csp report: %d", r.StatusCode) // form content type: refused after the limit is taken
+	}
+	for _, k := range []string{"fleet-test:ratelimit:token-customer:127.0.0.1/32", "fleet-test:ratelimit:csp-report:127.0.0.1/32"} {
+		if n, err := rs.Client().Exists(t.Context(), k).Result(); err != nil || n != 1 {
+			t.Errorf("shared limit key %q: %d, %v", k, n, err)
+		}
+	}
 	for _, r := range []replica{a, b} {
 		m, err := http.Get(r.admin + "/metrics")
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
@@ -69,9 +70,14 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, versionString())
 	var sharedOpts []server.SharedOption
+	var fr *fleet.Redis // nil: no storage.redis, every replica on its own
 	if cfg.Storage.Redis.URL != "" {
-		fr, err := newFleet(ctx, cfg, reg, log)
-		if err != nil {
+		// go-redis logs through one process-wide logger (its only
+		// package-level setting, which it forces on us): send its lines to
+		// slog, for every client (the fleet's and the certificate storage's).
+		redis.SetLogger(fleet.Logger{Log: log})
+		var err error
+		if fr, err = newFleet(ctx, cfg, reg, log); err != nil {
 			return err
 		}
 		sharedOpts = append(sharedOpts, server.WithFleet(fr))
@@ -136,7 +142,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 		}()
 	}
 	if l.HTTPS != nil {
-		tm, err := startTLS(ctx, cfg, l, live, log, reg)
+		tm, err := startTLS(ctx, cfg, l, live, log, reg, fr)
 		if err != nil {
 			return err
 		}
@@ -155,7 +161,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 }
 
 // newFleet connects to storage.redis for what replicas share besides
-// certificates (sign-outs, the masking audit). A Redis that does not
+// certificates (rate limits, sign-outs, the masking audit). A Redis that does not
 // answer at start is logged, not fatal: the replica serves on local state
 // until it does (cobrowse_proxy_redis_up).
 func newFleet(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*fleet.Redis, error) {
@@ -175,7 +181,7 @@ func newFleet(ctx context.Context, cfg *config.Config, reg prometheus.Registerer
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := fr.Probe(pctx); err != nil {
-		log.Warn("storage.redis does not answer yet; sign-outs and the masking audit stay local until it does", "error", err)
+		log.Warn("storage.redis does not answer yet; rate limits, sign-outs and the masking audit stay local until it does", "error", err)
 	}
 	return fr, nil
 }
@@ -210,7 +216,7 @@ func onHUP(ctx context.Context, hup <-chan os.Signal, r *reload.Reloader, certs 
 // listeners are bound, so a CA can already validate through them.
 // Readiness does not wait for certificates: a replica that is not ready
 // gets no traffic, including the CA's validation requests.
-func startTLS(ctx context.Context, cfg *config.Config, l server.Listeners, live *server.Live, log *slog.Logger, reg prometheus.Registerer) (*tlsconf.Manager, error) {
+func startTLS(ctx context.Context, cfg *config.Config, l server.Listeners, live *server.Live, log *slog.Logger, reg prometheus.Registerer, fr *fleet.Redis) (*tlsconf.Manager, error) {
 	httpAddr := ""
 	if l.HTTP != nil {
 		httpAddr = l.HTTP.Addr().String()
@@ -222,6 +228,7 @@ func startTLS(ctx context.Context, cfg *config.Config, l server.Listeners, live 
 	tm, err := tlsconf.New(ctx, tlsconf.Options{
 		TLS:          cfg.TLS,
 		Redis:        cfg.Storage.Redis,
+		Fleet:        fr,
 		Names:        tlsconf.SiteHosts(cfg.Sites),
 		HTTPAddr:     httpAddr,
 		HTTPSAddr:    l.HTTPS.Addr().String(),

@@ -93,6 +93,7 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 				Metrics:    cspMetrics,
 				Logger:     log,
 				ClientAddr: p.ClientAddr,
+				Redis:      sh.fleet,
 			}
 		}
 		for _, h := range sc.Hosts {
@@ -159,6 +160,7 @@ func (sh *Shared) newTokenService(cfg *config.Config, p *proxy.Proxy) (*token.Se
 		MaxBodyBytes: int64(cfg.Token.MaxBodyBytes),
 		BYOP:         cfg.Token.BYOP,
 		CustomerRate: rate(cfg.Token.Customer.Rate),
+		Redis:        sh.fleet,
 		Agent: token.AgentOptions{
 			Keys:           keys,
 			Identity:       token.IdentityHeader{Header: a.Identity.Header, NameHeader: a.Identity.NameHeader, From: a.Identity.FromPrefixes()},

@@ -29,6 +29,7 @@ type Shared struct {
 	cspMetrics   *csp.Metrics
 	tokenMetrics *token.Metrics
 	revoked      *token.Revocations
+	fleet        *fleet.Redis // nil: no storage.redis; limits stay per replica
 
 	mu            sync.Mutex
 	transport     *http.Transport
@@ -42,7 +43,8 @@ type sharedOptions struct {
 	fleet *fleet.Redis
 }
 
-// WithFleet shares agent sign-outs and the masking audit's findings with
+// WithFleet shares agent sign-outs, the masking audit's findings and the
+// rate limits of the token, CSP report and mask report endpoints with
 // every replica through Redis (storage.redis).
 func WithFleet(r *fleet.Redis) SharedOption {
 	return func(o *sharedOptions) { o.fleet = r }
@@ -72,6 +74,7 @@ func NewShared(log *slog.Logger, m *metrics.Metrics, codecs *encoding.Codecs, op
 		cspMetrics:   csp.NewMetrics(m.Registerer),
 		tokenMetrics: token.NewMetrics(m.Registerer),
 		revoked:      revoked,
+		fleet:        o.fleet,
 	}
 }
 

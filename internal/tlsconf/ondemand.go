@@ -49,11 +49,12 @@ func newDecider(od config.TLSOnDemand, listed map[string]bool, o Options) *decid
 	d := &decider{listed: listed, serves: o.Serves, allow: od.Allow, client: o.AskClient, log: o.Logger,
 		limiter: ratelimit.New(ratelimit.Limit{
 			Every: time.Minute / time.Duration(max(od.RatePerMinute, 1)), Burst: max(od.RatePerMinute, 1), MaxClients: 1,
-		}, o.Now)}
+		}, o.Now, ratelimit.Shared(o.Fleet, ratelimit.NameOnDemandIssue))}
 	if od.Ask != "" {
 		d.ask, _ = url.Parse(od.Ask) // validated by config
 		perMinute := 10 * max(od.RatePerMinute, 1)
-		d.askLimit = ratelimit.New(ratelimit.Limit{Every: time.Minute / time.Duration(perMinute), Burst: perMinute, MaxClients: 1}, o.Now)
+		d.askLimit = ratelimit.New(ratelimit.Limit{Every: time.Minute / time.Duration(perMinute), Burst: perMinute, MaxClients: 1}, o.Now,
+			ratelimit.Shared(o.Fleet, ratelimit.NameOnDemandAsk))
 	}
 	if d.client == nil {
 		d.client = &http.Client{Timeout: 10 * time.Second}

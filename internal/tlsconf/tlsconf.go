@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/config"
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/fleet"
 )
 
 // Options configure New.
@@ -36,6 +37,13 @@ type Options struct {
 	// RedisLockTTL is how long an issuance lock outlives a replica that
 	// died holding it. Zero: redisstore.DefaultLockTTL (tests shorten it).
 	RedisLockTTL time.Duration
+	// Fleet, when set (storage.redis), makes the on-demand limits count
+	// across every replica: tls.acme.onDemand.ratePerMinute is then the
+	// fleet's issuance rate, and the ask URL's budget (ten times that) the
+	// fleet's too. One round trip per decision that reaches a limit; while
+	// Redis fails each replica falls back to its own budget
+	// (ratelimit.Shared).
+	Fleet *fleet.Redis
 	// Names are the host names the sites serve (SiteHosts). In mode acme a
 	// certificate is obtained for each one a CA can issue for: wildcards,
 	// IP addresses and localhost names are skipped.
