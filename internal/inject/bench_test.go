@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -89,18 +90,27 @@ func BenchmarkRewriter(b *testing.B) {
 	tag := []byte(testTag)
 	markers := [][]byte{[]byte("/__cobrowse/bootstrap.js"), []byte("zcb.zoom.us/static/resource/sdk/")}
 	keep := func([]byte) []byte { return nil }
+	pool := &syncPool{}
+	pool.New = func() any { b := make([]byte, 32<<10); return &b }
 	for _, bs := range benchSizes {
-		for _, meta := range []bool{false, true} {
-			name := bs.name
-			if meta {
-				name += "/metaCSP"
-			}
-			b.Run(name, func(b *testing.B) {
-				benchRewriter(b, buildPage(bs.size), Options{Tag: tag, Markers: markers}, meta, keep)
+		for _, v := range []struct {
+			name string
+			meta bool
+			pool BufferPool
+		}{{"", false, nil}, {"/metaCSP", true, nil}, {"/metaCSP/pooled", true, pool}} {
+			b.Run(bs.name+v.name, func(b *testing.B) {
+				benchRewriter(b, buildPage(bs.size), Options{Tag: tag, Markers: markers, Buffers: v.pool}, v.meta, keep)
 			})
 		}
 	}
 }
+
+// syncPool is a BufferPool of 32 KiB buffers, as a proxy would pass (its
+// ReverseProxy copy buffers).
+type syncPool struct{ sync.Pool }
+
+func (p *syncPool) Get() []byte  { return *(p.Pool.Get().(*[]byte)) }
+func (p *syncPool) Put(b []byte) { p.Pool.Put(&b) }
 
 func benchRewriter(b *testing.B, page []byte, opts Options, meta bool, keep func([]byte) []byte) {
 	if meta {

@@ -12,7 +12,7 @@ import (
 // the first bytes, preceded only by whitespace, comments, other <meta>,
 // <title> and <link>; then just after that declaration, so inserting the tag
 // does not push it out of the 1024 bytes in which browsers look for it.
-func charsetEnd(head []byte) int {
+func charsetEnd(head []byte, rd *bytes.Reader) int {
 	if len(head) > headLookahead {
 		head = head[:headLookahead]
 	}
@@ -22,12 +22,14 @@ func charsetEnd(head []byte) int {
 		// not needed.
 		return 0
 	}
-	return charsetScan(head)
+	return charsetScan(head, rd)
 }
 
-// charsetScan is charsetEnd without the pre-scan: it tokenizes head.
-func charsetScan(head []byte) int {
-	z := html.NewTokenizer(bytes.NewReader(head))
+// charsetScan is charsetEnd without the pre-scan: it tokenizes head, read
+// through rd.
+func charsetScan(head []byte, rd *bytes.Reader) int {
+	rd.Reset(head)
+	z := html.NewTokenizer(rd)
 	end, inTitle := 0, false
 	for {
 		tt := z.Next()

@@ -82,6 +82,18 @@ type Options struct {
 	// rewriter then tokenizes the rest of the head too (within MaxScan);
 	// only that attribute value changes.
 	MetaCSP func(policy []byte) []byte
+	// Buffers, when set, lends the rewriter the buffer in which it holds
+	// the start of the body (any length will do; it grows if its capacity
+	// is short). The rewriter gives it back, as it got it, once it has
+	// decided and the held bytes have been read. A proxy passes one pool
+	// for all its pages; httputil.BufferPool has this shape.
+	Buffers BufferPool
+}
+
+// BufferPool lends byte slices; see Options.Buffers.
+type BufferPool interface {
+	Get() []byte
+	Put([]byte)
 }
 
 // DefaultMaxScan is the scan limit when Options.MaxScan is zero.
@@ -96,12 +108,14 @@ const headLookahead = 1024
 // inserted where a browser opens the document's <head>. Memory is bounded by
 // MaxScan plus the tokenizer's read buffer, whatever the size of the page.
 type Rewriter struct {
-	src  *stickyReader
+	src  stickyReader
 	opts Options
 	z    *html.Tokenizer
 
 	out    []byte // bytes ready for the reader
 	outPos int
+	lent   []byte       // from opts.Buffers, to give back
+	head   bytes.Reader // charsetEnd's source, kept here to spare an allocation
 
 	scanned     int  // bytes consumed by the tokenizer so far
 	significant bool // a significant token (doctype or element) has been seen
@@ -124,12 +138,18 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 	}
 	// The tokenizer may swallow an error that came with data; passing
 	// through must still see it, so the source repeats its first error.
-	sticky := &stickyReader{r: src}
-	z := html.NewTokenizer(sticky)
-	z.SetMaxBuf(opts.MaxScan)
-	// Room for what the tokenizer buffers (4 KiB reads) plus the tag, so
-	// openHead rarely grows it.
-	return &Rewriter{src: sticky, opts: opts, z: z, out: make([]byte, 0, 4096+len(opts.Tag)+512)}
+	r := &Rewriter{src: stickyReader{r: src}, opts: opts}
+	r.z = html.NewTokenizer(&r.src)
+	r.z.SetMaxBuf(opts.MaxScan)
+	if opts.Buffers != nil {
+		r.lent = opts.Buffers.Get()
+		r.out = r.lent[:0]
+	} else {
+		// Room for what the tokenizer buffers (4 KiB reads) plus the tag,
+		// so openHead rarely grows it.
+		r.out = make([]byte, 0, 4096+len(opts.Tag)+512)
+	}
+	return r
 }
 
 // stickyReader repeats the first error of r on every later Read.
@@ -162,6 +182,10 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if r.passthrough {
+			if r.lent != nil { // nothing is held any more
+				r.opts.Buffers.Put(r.lent)
+				r.lent, r.out = nil, nil
+			}
 			if r.err != nil {
 				return 0, r.err
 			}
@@ -278,7 +302,7 @@ func (r *Rewriter) openHead(at int) {
 		r.finish(AlreadyInjected, nil)
 		return
 	}
-	pos := at + charsetEnd(view[at:])
+	pos := at + charsetEnd(view[at:], &r.head)
 	r.result = Injected
 	if r.opts.MetaCSP == nil {
 		// The tokenizer reads no more: from here on everything comes from

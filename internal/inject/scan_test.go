@@ -168,8 +168,8 @@ func FuzzCharsetEnd(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, head []byte) {
-		want := charsetScan(head[:min(len(head), headLookahead)])
-		if got := charsetEnd(head); got != want {
+		want := charsetScan(head[:min(len(head), headLookahead)], new(bytes.Reader))
+		if got := charsetEnd(head, new(bytes.Reader)); got != want {
 			t.Fatalf("%q: charsetEnd %d, tokenizing %d", head, got, want)
 		}
 	})
@@ -198,11 +198,11 @@ func TestCharsetEndPreScan(t *testing.T) {
 		{pad + strings.Repeat(" ", 60) + "<meta charset=x>", 0, false}, // "charset" past 1024 bytes
 	}
 	for _, tc := range tests {
-		head := []byte(tc.head)
-		if got := charsetEnd(head); got != tc.want {
+		head, rd := []byte(tc.head), new(bytes.Reader)
+		if got := charsetEnd(head, rd); got != tc.want {
 			t.Errorf("charsetEnd(%.40q...) = %d, want %d", tc.head, got, tc.want)
 		}
-		allocs := testing.AllocsPerRun(10, func() { charsetEnd(head) })
+		allocs := testing.AllocsPerRun(10, func() { charsetEnd(head, rd) })
 		if (allocs > 0) != tc.alloc {
 			t.Errorf("charsetEnd(%.40q...): %v allocations, tokenizer expected to run: %v", tc.head, allocs, tc.alloc)
 		}
@@ -284,5 +284,60 @@ func TestRewriterHeadPreScan(t *testing.T) {
 				t.Errorf("allocations with the pre-scan %v, without %v; want the head skipped: %v", with, without, tc.skip)
 			}
 		})
+	}
+}
+
+// poisonPool lends buffers of size bytes, counts, and overwrites what it is
+// given back, so that a buffer still in use after Put shows in the output.
+type poisonPool struct {
+	size       int
+	gets, puts int
+	bad        bool // a slice came back other than as lent
+}
+
+func (p *poisonPool) Get() []byte { p.gets++; return make([]byte, p.size) }
+
+func (p *poisonPool) Put(b []byte) {
+	p.puts++
+	p.bad = p.bad || len(b) != p.size || cap(b) != p.size
+	for i := range b {
+		b[i] = 'X'
+	}
+}
+
+// With Options.Buffers, the rewriter borrows one buffer, gives it back
+// once, as it got it, and only when nothing it holds is left to read:
+// whatever the outcome, the output is the same as without a pool.
+func TestRewriterBuffers(t *testing.T) {
+	merge := func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
+	pages := []struct {
+		in   string
+		opts Options
+	}{
+		{"<!doctype html><html><head><title>x</title></head><body>hi", Options{}},
+		{"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy content=a><title>x</title></head><body>hi", Options{MetaCSP: merge}},
+		{"<div>fragment</div>", Options{RequireDocument: true}},
+		{"<!doctype html>" + strings.Repeat("<!-- pad -->", 100) + "<head>", Options{MaxScan: 256}},
+		{`<!doctype html><head><script src="/__cobrowse/bootstrap.js"></script>`, Options{Markers: [][]byte{[]byte("/__cobrowse/")}}},
+		{"<!doctype html>", Options{}},
+		{"\xff\xfe<\x00", Options{}},
+	}
+	for _, pg := range pages {
+		for _, size := range []int{0, 16, 32 << 10} {
+			for _, chunk := range []int{0, 7} {
+				pg.opts.Tag = []byte(testTag)
+				want, wantRes := rewrite(t, pg.in, pg.opts, chunk)
+				pool := &poisonPool{size: size}
+				opts := pg.opts
+				opts.Buffers = pool
+				got, res := rewrite(t, pg.in, opts, chunk)
+				if got != want || res != wantRes {
+					t.Errorf("%.30q (buffer %d, reads of %d): with a pool %v %q\nwithout %v %q", pg.in, size, chunk, res, got, wantRes, want)
+				}
+				if pool.gets != 1 || pool.puts != 1 || pool.bad {
+					t.Errorf("%.30q (buffer %d, reads of %d): %d gets, %d puts, returned changed: %v", pg.in, size, chunk, pool.gets, pool.puts, pool.bad)
+				}
+			}
+		}
 	}
 }
