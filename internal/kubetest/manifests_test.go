@@ -275,3 +275,77 @@ func TestHarnessSeesPodSecurityWarnings(t *testing.T) {
 		t.Fatalf("non-compliant pod: status %d, want 403: %s", r.Code, r.Body)
 	}
 }
+
+// TestFleetOverlay: deploy/fleet runs 3 replicas of the standalone proxy
+// and gives them the Redis its config names: $REDIS_URL from the Secret's
+// url, and the Secret's password as the file config.yaml's passwordFile
+// names, inside the volume mounted at /etc/cobrowse-proxy.
+func TestFleetOverlay(t *testing.T) {
+	objs := splitObjects(t, kustomize(t, filepath.Join("..", "..", "deploy", "fleet")))
+	var dep, cm map[string]any
+	for _, o := range objs {
+		switch o["kind"] {
+		case "Deployment":
+			dep = o
+		case "ConfigMap":
+			cm = o
+		}
+	}
+	if dep == nil || cm == nil {
+		t.Fatalf("rendered no Deployment or ConfigMap: %d objects", len(objs))
+	}
+	cfg, _ := cm["data"].(map[string]any)["config.yaml"].(string)
+	for _, want := range []string{"url: ${REDIS_URL}", "passwordFile: /etc/cobrowse-proxy/redis/password"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config.yaml lacks %q", want)
+		}
+	}
+	spec := dep["spec"].(map[string]any)
+	if spec["replicas"] != 3 {
+		t.Errorf("replicas %v, want 3", spec["replicas"])
+	}
+	pod := spec["template"].(map[string]any)["spec"].(map[string]any)
+	c := pod["containers"].([]any)[0].(map[string]any)
+	urlFromSecret := false
+	for _, e := range asList(c["env"]) {
+		ref := dig(e, "valueFrom", "secretKeyRef")
+		urlFromSecret = urlFromSecret || (dig(e, "name") == "REDIS_URL" && dig(ref, "name") == "cobrowse-proxy-redis" && dig(ref, "key") == "url")
+	}
+	if !urlFromSecret {
+		t.Errorf("REDIS_URL is not the url of Secret cobrowse-proxy-redis: %v", c["env"])
+	}
+	volume := ""
+	for _, m := range asList(c["volumeMounts"]) {
+		if dig(m, "mountPath") == "/etc/cobrowse-proxy" {
+			volume, _ = dig(m, "name").(string)
+		}
+	}
+	mounted := false
+	for _, v := range asList(pod["volumes"]) {
+		if dig(v, "name") != volume {
+			continue
+		}
+		for _, src := range asList(dig(v, "projected", "sources")) {
+			for _, it := range asList(dig(src, "secret", "items")) {
+				mounted = mounted || (dig(src, "secret", "name") == "cobrowse-proxy-redis" && dig(it, "key") == "password" && dig(it, "path") == "redis/password")
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("the password of Secret cobrowse-proxy-redis is not at /etc/cobrowse-proxy/redis/password (volume %q): %v", volume, pod["volumes"])
+	}
+}
+
+// dig follows keys through nested maps; nil where one is missing.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }

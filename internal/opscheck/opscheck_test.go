@@ -61,7 +61,8 @@ func standaloneConfig(t *testing.T) (string, *config.Config) {
 
 // podConfig writes deploy/rel into a temporary directory laid out as the
 // pod's /etc/cobrowse-proxy (config.yaml, secret/sdk-secret,
-// tls/tls.{crt,key}) and loads it as run does, with env as the environment.
+// tls/tls.{crt,key}, redis/password) and loads it as run does, with env as
+// the environment.
 func podConfig(t *testing.T, rel string, env map[string]string) (string, *config.Config) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(deployDir, filepath.FromSlash(rel)))
@@ -69,12 +70,15 @@ func podConfig(t *testing.T, rel string, env map[string]string) (string, *config
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"secret", "tls"} {
+	for _, d := range []string{"secret", "tls", "redis"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "secret", "sdk-secret"), []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "redis", "password"), []byte("redis-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	testcert.New(t, time.Now().Add(30*24*time.Hour), 1, "shop.example.com", "www.shop.example.com", "docs.example.com").
@@ -105,6 +109,33 @@ func TestStandaloneConfigLoads(t *testing.T) {
 	}
 	if cfg.Server.DrainDelay <= 0 {
 		t.Errorf("server.drainDelay = %s: the standalone pods rely on it instead of a preStop hook", cfg.Server.DrainDelay)
+	}
+}
+
+// The fleet overlay's config loads with the Redis URL from $REDIS_URL and
+// the password from the file its Secret is mounted as, and is the
+// standalone config plus storage.redis, nothing else.
+func TestFleetConfigLoads(t *testing.T) {
+	const url = "rediss://proxy@redis.example.com:6380/0"
+	_, cfg := podConfig(t, "fleet/config.yaml", map[string]string{"REDIS_URL": url})
+	if r := cfg.Storage.Redis; r.URL != url || r.Password != "redis-password" {
+		t.Errorf("storage.redis url %q password set %v; want $REDIS_URL and the mounted file", r.URL, r.Password != "")
+	}
+	body := func(rel string) string {
+		b, err := os.ReadFile(filepath.Join(deployDir, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		_, s, _ = strings.Cut(s, "# Every key and its default") // the headers differ
+		if start := strings.Index(s, "# Fleet mode (docs/fleet.md)"); start >= 0 {
+			end := strings.Index(s[start:], "\n\n")
+			s = s[:start] + s[start+end+2:]
+		}
+		return s
+	}
+	if fleet, standalone := body("fleet/config.yaml"), body("standalone/config.yaml"); fleet != standalone {
+		t.Errorf("deploy/fleet/config.yaml is not deploy/standalone/config.yaml plus storage: keep the two in step")
 	}
 }
 
