@@ -3,6 +3,7 @@ package token
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +140,55 @@ func TestRateLimitRedisDownFallsBack(t *testing.T) {
 	}
 	if got["cobrowse_proxy_redis_up"] != 0 || got["cobrowse_proxy_redis_fallbacks_total/ratelimit"] != 6 {
 		t.Fatalf("redis_up %v, ratelimit fallbacks %v; want 0 and 6 (every request with Redis down)", got["cobrowse_proxy_redis_up"], got["cobrowse_proxy_redis_fallbacks_total/ratelimit"])
+	}
+}
+
+// TestTokenRoundTrips counts, at Redis (INFO commandstats), the commands
+// one token request costs in a fleet: a customer token is one EVALSHA
+// (its limit), an agent token with a bearer key two (the sign-in-failure
+// check and the agent's own limit). Commands a script runs inside Redis
+// (TIME, GET, SET) are no round trips and are not counted.
+func TestTokenRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	e, _ := newLimitReplica(t, srv, func(o *Options) {
+		o.CustomerRate = RateLimit{Every: time.Millisecond, Burst: 1000}
+		o.Agent.Rate = RateLimit{Every: time.Millisecond, Burst: 1000}
+		o.Agent.IdentityRate = RateLimit{Every: time.Millisecond, Burst: 1000}
+	})
+	agent := map[string]string{"Authorization": "Bearer good-key"}
+	e.postToken(`{"role":1}`, nil) // load the script and open the connection
+	for _, c := range []struct {
+		name string
+		hdr  map[string]string
+		role string
+		want string
+	}{
+		{"customer", nil, "1", "calls=5,"},
+		{"agent", agent, "2", "calls=10,"},
+	} {
+		admin := srv.Client()
+		if err := admin.ConfigResetStat(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			if r := e.postToken(`{"role":`+c.role+`}`, c.hdr); r.status != http.StatusOK {
+				t.Fatalf("%s: %d %s", c.name, r.status, r.body)
+			}
+		}
+		info, err := admin.Info(t.Context(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inScript := map[string]bool{"time": true, "get": true, "set": true, "info": true, "config|resetstat": true}
+		var calls []string
+		for _, line := range strings.Split(info, "\n") {
+			name, stats, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":")
+			if ok && strings.HasPrefix(line, "cmdstat_") && !inScript[name] {
+				calls = append(calls, name+" "+stats[:strings.Index(stats, ",")+1])
+			}
+		}
+		if len(calls) != 1 || calls[0] != "evalsha "+c.want {
+			t.Errorf("5 %s tokens cost %q at Redis, want evalsha %s", c.name, calls, c.want)
+		}
 	}
 }
