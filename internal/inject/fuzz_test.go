@@ -60,6 +60,16 @@ func FuzzRewriterLossless(f *testing.F) {
 	late := `<!doctype html><head><title>t</title><link rel=stylesheet href=/a.css><link rel=icon href=/i.png>` +
 		`<meta http-equiv="Content-Security-Policy" content="script-src 'self'"></head><body>`
 	f.Add([]byte(late), uint8(15), false, uint16(1001))
+	for i, head := range []string{
+		"<script>if (a</b) {}</script><script><!--</script>--></script>",
+		"<script/>x</script>", "<title>a</head>b</title>", "<template>x</template>",
+		`<link href="a>b"></script x="</head>">`, "<!-- </head> -->", "<style>p{}</style/>",
+		"<noscript><p></noscript>", "<TITLE>x</TiTlE >", "<meta charset=x><textarea>",
+	} {
+		page := "<!doctype html><html><head>" + head + `<meta http-equiv="Content-Security-Policy" content="a"></head><body>x`
+		f.Add([]byte(page), uint8(255), i%2 == 0, uint16(4001))
+		f.Add([]byte(page), uint8(40+i), i%2 == 1, uint16(3001))
+	}
 	f.Add([]byte(late), uint8(63), true, uint16(4001))
 
 	tag := []byte(testTag)
@@ -169,18 +179,27 @@ func TestRewriterKeepsErrorReturnedWithData(t *testing.T) {
 func samePrescanned(t *testing.T, in []byte, chunk int, opts Options) {
 	t.Helper()
 	opts.MetaCSP = func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
-	var outs [2][]byte
-	var res [2]Result
-	for i, noPrescan := range []bool{false, true} {
-		rw := NewRewriter(&eofReader{b: in, max: chunk}, opts)
-		rw.noPrescan = noPrescan
-		out, err := io.ReadAll(rw)
-		if err != nil {
-			t.Fatalf("ReadAll: %v", err)
-		}
-		outs[i], res[i] = out, rw.Result()
+	// The end of the source is seen with the last bytes, or only after
+	// them (then headEnd decides).
+	sources := []func() io.Reader{
+		func() io.Reader { return &eofReader{b: in, max: chunk} },
+		func() io.Reader { return &chunkReader{b: in, n: chunk} },
+		func() io.Reader { return bytes.NewReader(in) },
 	}
-	if !bytes.Equal(outs[0], outs[1]) || res[0] != res[1] {
-		t.Fatalf("pre-scan changed the result:\n in %q\nwith    %v %q\nwithout %v %q", in, res[0], outs[0], res[1], outs[1])
+	for _, src := range sources {
+		var outs [2][]byte
+		var res [2]Result
+		for i, noPrescan := range []bool{false, true} {
+			rw := NewRewriter(src(), opts)
+			rw.noPrescan = noPrescan
+			out, err := io.ReadAll(rw)
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			outs[i], res[i] = out, rw.Result()
+		}
+		if !bytes.Equal(outs[0], outs[1]) || res[0] != res[1] {
+			t.Fatalf("pre-scan changed the result:\n in %q\nwith    %v %q\nwithout %v %q", in, res[0], outs[0], res[1], outs[1])
+		}
 	}
 }

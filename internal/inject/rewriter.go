@@ -121,6 +121,7 @@ type Rewriter struct {
 	significant bool // a significant token (doctype or element) has been seen
 	inHead      bool // the tag is placed (or pending); scanning the head for meta CSP
 	rawText     bool // the next text token is the content of script/style/title...
+	afterRaw    bool // the last token opened script/style/title/noscript/template
 	headStart   int  // scanned when the head opened
 	tagAt       int  // with pendingTag: insert the tag when scanned reaches this
 	pendingTag  bool
@@ -344,7 +345,7 @@ func (r *Rewriter) stepHead() {
 	r.out = append(r.out, raw...)
 	r.scanned += len(raw)
 	rawText := r.rawText
-	r.rawText = false
+	r.rawText, r.afterRaw = false, false
 
 	if tt == html.ErrorToken || r.z.Err() != nil || r.scanned-r.headStart > r.opts.MaxScan {
 		err := r.z.Err()
@@ -385,21 +386,30 @@ func (r *Rewriter) stepHead() {
 }
 
 // restOfHeadPlain is the pre-scan that spares tokenizing the rest of the
-// head: once every byte the head scan may still read (up to MaxScan past
-// the head's opening) has arrived, or the source has ended, and none of
-// them spells http-equiv, no meta CSP is left to rewrite and the tag has
-// its place, so the rest passes through as endHead would pass it. It never
-// waits for bytes, and looks at them at most once.
+// head, which is done only to find meta CSP tags, once the tag has its
+// place. It reports true, and the rest passes through as endHead would
+// pass it, when no http-equiv is spelt in the bytes the head scan would
+// still read: all of them up to MaxScan past the head's opening once they
+// have arrived or the source has ended, or else up to where headEnd sees
+// the head end in the bytes that have arrived. It never waits for bytes,
+// and looks at them at most once.
 func (r *Rewriter) restOfHeadPlain() bool {
 	if r.headChecked || r.pendingTag || r.noPrescan {
 		return false
 	}
 	b := r.z.Buffered()
 	rest := r.headStart + r.opts.MaxScan - r.scanned
-	if len(b) >= rest {
+	switch {
+	case len(b) >= rest:
 		b = b[:rest]
-	} else if r.src.err == nil {
-		return false // more may come
+	case r.src.err != nil:
+		// The source has ended: b is all there is.
+	case r.afterRaw:
+		return false // the tokenizer is in raw text, where headEnd cannot start
+	default:
+		r.headChecked = true
+		end := headEnd(b)
+		return end >= 0 && !mayDeclareMeta(b[:end], "http-equiv")
 	}
 	r.headChecked = true
 	return !mayDeclareMeta(b, "http-equiv")
@@ -417,6 +427,7 @@ func (r *Rewriter) headElement(tt html.TokenType, name, raw []byte, at int) bool
 		}
 	case "script", "style", "title", "noscript", "template":
 		r.rawText = tt == html.StartTagToken
+		r.afterRaw = true
 	case "link", "base":
 	default:
 		return false

@@ -43,7 +43,7 @@ func lowerASCII(c byte) byte {
 // equalFoldASCII reports whether b equals the lower-case ASCII s, ignoring
 // ASCII case only (as the tokenizer lower-cases attribute names; Unicode
 // folding would match "ſ" to "s").
-func equalFoldASCII(b []byte, s string) bool {
+func equalFoldASCII[S string | []byte](b []byte, s S) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -139,4 +139,111 @@ func equivKind(val []byte) metaType {
 		return metaCSP
 	}
 	return metaOther
+}
+
+// headEnd is the second pre-scan: it follows the tokenizer through b, the
+// bytes of the head that have arrived (from a token boundary in the data
+// state), and returns where the head scan would stop: at text that is not
+// white space, at an element that belongs in the body, or at an end tag
+// other than </script>, </style>, </title>, </noscript> and </template>.
+// It is sound, not complete: whatever it does not follow the tokenizer
+// through (a comment, a doctype, a script with "<!--", a self-closing or
+// unterminated raw-text element, <template>, a token cut off by the end of
+// b) makes it return -1, and the tokenizer goes on.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); {
+		if isTagSpace(b[i]) {
+			i++
+			continue
+		}
+		if b[i] != '<' {
+			return i // text that is not white space opens the body
+		}
+		tag := tagAt(b[i:])
+		if tag == nil {
+			return -1
+		}
+		var lb [maxName]byte
+		name := lowerTagName(lb[:0], tag)
+		if tag[1] == '/' {
+			switch string(name) {
+			case "script", "style", "title", "noscript", "template":
+				i += len(tag)
+				continue
+			}
+			return i // </head>, or another end tag that ends it
+		}
+		switch string(name) {
+		case "meta", "link", "base":
+			i += len(tag)
+		case "script", "style", "title", "noscript":
+			if tag[len(tag)-2] == '/' {
+				return -1 // perhaps self-closing: the head scan reads the text after it otherwise
+			}
+			i += len(tag)
+			k := rawTextEnd(b[i:], name)
+			if k < 0 {
+				return -1
+			}
+			i += k // at its end tag
+		case "template":
+			return -1
+		default:
+			return i // an element that opens the body
+		}
+	}
+	return -1
+}
+
+// tagAt returns the start or end tag at the start of t (t[0] is '<'), up
+// to its '>' as the tokenizer reads it, or nil if t does not start with a
+// tag the tokenizer reads as one or the tag is cut off.
+func tagAt(t []byte) []byte {
+	at := 0 // where the tag's name starts, less one
+	if len(t) > 1 && t[1] == '/' {
+		at = 1
+	}
+	if at+1 >= len(t) || !isASCIILetter(t[at+1]) {
+		return nil // a comment, a doctype, or text
+	}
+	s := t[at:]
+	for i := 0; ; {
+		_, next, ok := nextAttr(s, i)
+		if !ok {
+			if next < len(s) && s[next] == '>' {
+				return t[:at+next+1]
+			}
+			return nil
+		}
+		i = next
+	}
+}
+
+func isASCIILetter(c byte) bool {
+	c |= 'a' - 'A'
+	return 'a' <= c && c <= 'z'
+}
+
+// rawTextEnd returns the offset in b of the end tag of the raw-text
+// element name (lower case), as the tokenizer finds it, or -1 when it has
+// not arrived or, in a script, "<!--" may hide it.
+func rawTextEnd(b []byte, name []byte) int {
+	for i := 0; ; {
+		k := bytes.Index(b[i:], []byte("</"))
+		if k < 0 {
+			return -1
+		}
+		k += i
+		j := k + 2 + len(name)
+		if j >= len(b) {
+			return -1 // cut off: cannot tell
+		}
+		if equalFoldASCII(b[k+2:j], name) && (isTagSpace(b[j]) || b[j] == '/' || b[j] == '>') {
+			if string(name) == "script" && bytes.Contains(b[:k], []byte("<!--")) {
+				return -1
+			}
+			return k
+		}
+		i = k + 1
+	}
 }

@@ -254,8 +254,11 @@ func TestRewriterHeadPreScan(t *testing.T) {
 		{"window exactly buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, len(plain) - head, true},
 		{"window buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, 400, true},
 		{"window buffered, a policy", csp, func(s string) io.Reader { return strings.NewReader(s) }, len(csp) - head, false},
-		{"more may come", plain, func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
+		{"more may come, the head ends in what has arrived", plain, func(s string) io.Reader { return strings.NewReader(s) }, 0, true},
+		{"more may come, a policy before the head ends", csp, func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
+		{"more may come, the head does not end in what has arrived", plain, func(s string) io.Reader { return &chunkReader{b: []byte(s), n: 100} }, 0, false},
 		{"more may come, a policy later", csp, func(s string) io.Reader { return &chunkReader{b: []byte(s), n: 100} }, 0, false},
+		{"more may come, a comment in the head", strings.Replace(plain, "</head>", "<!-- c --></head>", 1), func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,6 +287,66 @@ func TestRewriterHeadPreScan(t *testing.T) {
 				t.Errorf("allocations with the pre-scan %v, without %v; want the head skipped: %v", with, without, tc.skip)
 			}
 		})
+	}
+}
+
+// headEnd: where the head scan would stop in bytes that have arrived, or
+// -1 where the tokenizer has to go on. Each -1 below would be a wrong skip
+// if it claimed an end: the policy after it would be missed.
+func TestHeadEnd(t *testing.T) {
+	const csp = `<meta http-equiv=Content-Security-Policy content=a>`
+	tests := []struct {
+		b    string
+		want int // -1, or the offset of "|" in b
+	}{
+		{"|<body>", 0},
+		{"\n\t |<BODY class=x>", 4},
+		{"<meta charset=utf-8><link rel=icon href=/i.png><base href=/>|</head><body>", 0},
+		{"<title>a </head> b</title>|<div>", 0},
+		{"<TITLE>a</TiTlE >|x", 0},
+		{"<style>p{}</style/>|</head>", 0},
+		{"<noscript><p></noscript>|<p>", 0},
+		{"<script>if (a</b) {}</script>|</head>", 0},
+		{"<script src=a.js></script><script>var s='</scrip'</script>|<body>", 0},
+		{`<link href="a>b" rel='c>d'>|<p>`, 0},
+		{`<meta content=a/>|</head>`, 0},
+		{`</script x="</head>">|</head>`, 0},
+		{"<meta>|hello", 0},
+		{"|</x>", 0},
+		{"|<textarea></head></textarea>", 0},
+		{"<verylongname>", -2}, // any unknown element: |
+		// The tokenizer goes on:
+		{"", -1},
+		{"  ", -1},
+		{"<meta charset=utf-8>", -1},
+		{"<!-- </head> -->" + csp, -1},
+		{"<!doctype html>" + csp, -1},
+		{"<?x?>" + csp, -1},
+		{"< p>" + csp, -1},
+		{"</ p>" + csp, -1},
+		{"<link href='a" + csp, -1},
+		{"<link href=a", -1},
+		{"<script><!--</script>--></script>" + csp + "<body>", -1},
+		{"<script/>x</script>" + csp + "<body>", -1},
+		{"<title>x</title" + csp, -1},
+		{"<title>x</titl", -1},
+		{"<title>x</titlex>" + csp, -1},
+		{"<style>x", -1},
+		{"<template>x</template>" + csp, -1},
+		{"<script></script", -1},
+	}
+	for _, tc := range tests {
+		want := tc.want
+		b := tc.b
+		if want == -2 {
+			want, b = 0, tc.b
+		} else if want >= 0 {
+			want = strings.Index(tc.b, "|")
+			b = strings.Replace(tc.b, "|", "", 1)
+		}
+		if got := headEnd([]byte(b)); got != want {
+			t.Errorf("headEnd(%q) = %d, want %d", b, got, want)
+		}
 	}
 }
 
