@@ -26,7 +26,7 @@ func TestFleetSharesSignOut(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	yaml := "zoom: {sdkKey: k, sdkSecret: 0123456789abcdef0123}\n" +
-		"storage: {redis: {url: \"redis://" + rs.Addr + "/0\", keyPrefix: fleet-test}}\n" +
+		"storage: {redis: {url: \"redis://" + rs.Addr + "/0\", keyPrefix: fleet-test, timeout: 5s}}\n" +
 		"token: {agent: {insecureCookie: true, keys: [{name: alice, hash: " + token.HashKey(agentKey) + "}]}}\n" +
 		"sites: [{name: shop, hosts: [shop.test], upstream: \"http://127.0.0.1:1\"}]\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -107,7 +107,8 @@ func TestFleetSharesSignOut(t *testing.T) {
 		t.Error("a cookie signed out on replica A still works on replica B")
 	}
 	// The customer token limit (default burst 5) counts across the two:
-	// 3 on A and 2 on B are issued, the 6th (on B) is refused.
+	// 3 on A and 2 on B are issued, the 6th (on B) is refused. (timeout
+	// 5s above: a slow CI machine must not fall back to local limits.)
 	tokenStatus := func(base string) int {
 		t.Helper()
 		req, _ := http.NewRequest("POST", base+"/__cobrowse/token", strings.NewReader(`{"role":1}`))
