@@ -2,26 +2,24 @@ package proxy
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 )
 
-// DefaultFlushDelay is how long bytes of an injected page may wait in the
-// server's buffers for more to join them before they are sent anyway.
+// DefaultFlushDelay is how long an injected page's bytes may wait in the
+// proxy's buffer for more to join them before they are sent anyway.
 //
 // ReverseProxy flushes after every write of a body whose length is unknown,
 // which every injected page is: each flush is one or two write(2) calls of
 // a chunk header and a few KiB, and took most of the proxy's CPU. An
-// injected page is instead flushed once right after its head (the loader,
-// so the browser starts early), then at most every DefaultFlushDelay (Options.FlushDelay) while the
-// upstream is slow, and at its end by the server. A page that arrives at
-// once leaves in as few writes as the server's buffers allow.
+// injected page's bytes are instead gathered into chunks of 32 KiB. Its
+// head (with the loader, so the browser can start) is flushed at once,
+// later bytes within the delay, the end with the end.
 const DefaultFlushDelay = 5 * time.Millisecond
 
 // coalesce makes s gather an injected page's writes in a buffer from pool
-// and hold back ReverseProxy's flushes (see FlushDelay); with enc, the page
+// and hold back ReverseProxy's flushes (see DefaultFlushDelay); with enc, the page
 // is compressed as it is written, and the compressor is flushed only when
 // the connection is, so it is not cut into small blocks and what is held
 // back is not stuck inside it. Called from modifyResponse, before the body
@@ -71,18 +69,6 @@ func (s *statusWriter) bufferedWrite(p []byte) (int, error) {
 	return total, nil
 }
 
-// sendHeader writes the status held back by WriteHeader: an injected
-// page's header goes out with its first bytes, and, for a page that fits
-// in the buffer, with its Content-Length instead of chunks (see finish).
-// s.mu is held, or the body copy has not begun.
-func (s *statusWriter) sendHeader() {
-	if s.heldCode != 0 {
-		code := s.heldCode
-		s.heldCode = 0
-		s.ResponseWriter.WriteHeader(code)
-	}
-}
-
 // drain sends the buffer to the client. s.mu is held.
 func (s *statusWriter) drain() error {
 	if len(s.buf) == 0 {
@@ -93,8 +79,8 @@ func (s *statusWriter) drain() error {
 	return err
 }
 
-// flushNext makes the next flush come sooner: the head (or the decision
-// not to inject) has just been read.
+// flushNext makes the next Flush immediate: the head (or the decision not
+// to inject) has just been read.
 func (s *statusWriter) flushNext() {
 	s.mu.Lock()
 	s.flushNow = true
@@ -122,7 +108,6 @@ func (s *statusWriter) flushLocked() {
 	if s.drain() != nil {
 		return
 	}
-	s.sendHeader()
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -162,14 +147,7 @@ func (s *statusWriter) finish(complete bool) {
 	s.endBody(false) // releases an encoder still open after a failed copy
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if complete && s.heldCode != 0 && s.heldCode != http.StatusNoContent && s.heldCode != http.StatusNotModified &&
-		s.Header().Get("Trailer") == "" {
-		// Nothing sent yet: the whole page is in the buffer, and its
-		// length is known after all.
-		s.Header().Set("Content-Length", strconv.Itoa(len(s.buf)))
-	}
 	if s.drain() == nil {
-		s.sendHeader()
 		if f, ok := s.ResponseWriter.(http.Flusher); ok && !complete {
 			f.Flush()
 		}

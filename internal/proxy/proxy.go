@@ -372,22 +372,15 @@ type statusWriter struct {
 	delay      time.Duration // Options.FlushDelay
 	buf        []byte        // held back bytes, from pool
 	discard    bool          // the response is broken off: enc writes nowhere
-	flushNow   bool          // flush at the next Flush, not later
+	flushNow   bool          // the head has been read: send it at the next Flush
 	pending    bool          // a Flush is held back
 	finished   bool
 	timer      *time.Timer
-	heldCode   int // the status, not written yet (see sendHeader)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		s.code = code
-	}
-	if s.coalescing && code >= 200 {
-		s.mu.Lock()
-		s.heldCode = code // see sendHeader
-		s.mu.Unlock()
-		return
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -411,7 +404,6 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 // writeClient writes b to the client.
 func (s *statusWriter) writeClient(b []byte) (int, error) {
-	s.sendHeader()
 	n, err := s.ResponseWriter.Write(b)
 	s.recordErr(err)
 	return n, err
@@ -435,10 +427,12 @@ func (s *statusWriter) Flush() {
 	switch {
 	case s.finished:
 	case s.flushNow:
-		// The head: sent within a fifth of the delay, or with the rest
-		// of the page if that comes sooner.
+		// The head: the browser can start on the loader.
 		s.flushNow = false
-		s.armFlush(s.delay / 5)
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.flushLocked()
 	case !s.pending:
 		s.armFlush(s.delay)
 	}
