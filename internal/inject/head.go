@@ -22,7 +22,67 @@ func charsetEnd(head []byte, rd *bytes.Reader) int {
 		// not needed.
 		return 0
 	}
+	if end, ok := charsetLex(head); ok {
+		return end
+	}
 	return charsetScan(head, rd)
+}
+
+// charsetLex is charsetEnd without a tokenizer, for the common heads: it
+// reads white space, <meta>, <link> and <title>...</title> from the raw
+// bytes, and reports ok false, for the tokenizer to decide, at anything
+// else it would have to follow the tokenizer through (a comment, a tag
+// cut off at the end of head, a title without its end tag, a <meta> with
+// a character reference).
+func charsetLex(head []byte) (end int, ok bool) {
+	for i := 0; i < len(head); {
+		if isTagSpace(head[i]) {
+			i++
+			continue
+		}
+		if head[i] != '<' {
+			return 0, true // text
+		}
+		tag := tagAt(head[i:])
+		if tag == nil {
+			return 0, false
+		}
+		var lb [maxName]byte
+		name := string(lowerTagName(lb[:0], tag))
+		if tag[1] == '/' {
+			if name != "title" {
+				return 0, true
+			}
+			i += len(tag)
+			continue
+		}
+		switch name {
+		case "meta":
+			if bytes.ContainsAny(tag, "&\x00\r") {
+				return 0, false
+			}
+			switch metaKindRaw(tag) {
+			case metaCharset:
+				return i + len(tag), true
+			case metaCSP:
+				return 0, true
+			}
+		case "link":
+		case "title":
+			if tag[len(tag)-2] == '/' {
+				return 0, false // perhaps self-closing
+			}
+			k := rawTextEnd(head[i+len(tag):], lb[:len(name)])
+			if k < 0 {
+				return 0, false
+			}
+			i += k
+		default:
+			return 0, true
+		}
+		i += len(tag)
+	}
+	return 0, true // no declaration before the end
 }
 
 // charsetScan is charsetEnd without the pre-scan: it tokenizes head, read

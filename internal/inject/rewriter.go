@@ -79,8 +79,10 @@ type Options struct {
 	// MetaCSP, when set, is given the content of every
 	// <meta http-equiv="Content-Security-Policy"> in the head and returns
 	// the policy to put in its place (nil: leave the tag as it is). The
-	// rewriter then tokenizes the rest of the head too (within MaxScan);
-	// only that attribute value changes.
+	// rewriter then tokenizes the rest of the head too (within MaxScan),
+	// unless the bytes that have arrived show the head ending with no
+	// http-equiv before its end (see restOfHeadPlain); only that attribute
+	// value changes.
 	MetaCSP func(policy []byte) []byte
 	// Buffers, when set, lends the rewriter the buffer in which it holds
 	// the start of the body (any length will do; it grows if its capacity

@@ -53,6 +53,9 @@ func TestLowerTagName(t *testing.T) {
 		{"<meta\x00>", "meta\x00"}, // TagName would give "meta\ufffd": no match either way
 		{"<ABCDEFGHIJ>", ""},
 		{"<AZaz@[>", "azaz@["},
+		{"<meta", "meta"}, // cut off
+		{"</title", "title"},
+		{"<", ""},
 	}
 	for _, tc := range tests {
 		var lb [maxName]byte
@@ -164,6 +167,10 @@ func FuzzCharsetEnd(f *testing.F) {
 		`<meta http-equiv=content-type content="text/html">`,
 		`<link href=charset.css><meta name=x>`, `<script>charset</script>`,
 		"<!-- http-equiv --><meta charset=x>",
+		"\n <meta name=viewport content=x><link rel=icon><TITLE>a</b></Title ><meta charset=x>",
+		"<title/><meta charset=utf-8>", "<title>x<meta charset=utf-8>", "</title><meta charset=x>",
+		"<meta http-equiv='content&#45;type'>", `<meta a="b>" charset=x>`, "<meta\x00 charset=x>",
+		"<meta http-equiv=content-security-policy><meta charset=x>", "x<meta charset=x>",
 	} {
 		f.Add([]byte(s))
 	}
@@ -175,9 +182,10 @@ func FuzzCharsetEnd(f *testing.F) {
 	})
 }
 
-// charsetEnd skips the tokenizer, and so allocates nothing, for a head
-// with neither attribute name in its first 1024 bytes; one in any case,
-// quoted or not, within them is found.
+// charsetEnd: a declaration in any case, quoted or not, is found within
+// the first 1024 bytes; the tokenizer (and so any allocation) is needed
+// only where a pre-scan cannot decide: a head with neither attribute name
+// is settled by mayDeclareMeta, the common heads by charsetLex.
 func TestCharsetEndPreScan(t *testing.T) {
 	pad := strings.Repeat("<link rel=stylesheet href=a.css>", 30) // 960 bytes
 	tests := []struct {
@@ -186,16 +194,26 @@ func TestCharsetEndPreScan(t *testing.T) {
 		alloc bool // the tokenizer runs
 	}{
 		{"<title>x</title><link href=a.css>", 0, false},
+		{"<!-- c --><title>x</title>", 0, false}, // mayDeclareMeta decides
 		{"<script src=a.js></script><meta name=viewport content=x>", 0, false},
-		{"<meta charset=utf-8><title>", 20, true},
-		{"<META CHARSET='utf-8'>", 22, true},
-		{`<meta ChArSeT="utf-8">`, 22, true},
-		{`<meta Http-Equiv="Content-Type" content="text/html">`, 52, true},
-		{`<meta HTTP-EQUIV=content-type>`, 30, true},
-		{"<script>x</script><meta charset=utf-8>", 0, true}, // found, but not in place
-		{pad + "<meta charset=x>", 976, true},
-		{pad + strings.Repeat(" ", 50) + "<meta charset=x>", 0, true},  // "charset" in, the tag not
+		{"<meta charset=utf-8><title>", 20, false},
+		{"<META CHARSET='utf-8'>", 22, false},
+		{`<meta ChArSeT="utf-8">`, 22, false},
+		{`<meta Http-Equiv="Content-Type" content="text/html">`, 52, false},
+		{`<meta HTTP-EQUIV=content-type>`, 30, false},
+		{"\n <meta name=viewport content=x><link rel=icon><TITLE>a</b></Title ><meta charset=x>", 84, false},
+		{"<meta http-equiv=content-security-policy content=a><meta charset=x>", 0, false},
+		{"<script>x</script><meta charset=utf-8>", 0, false}, // found, but not in place
+		{"</p><meta charset=utf-8>", 0, false},
+		{"text<meta charset=utf-8>", 0, false},
+		{pad + "<meta charset=x>", 976, false},
 		{pad + strings.Repeat(" ", 60) + "<meta charset=x>", 0, false}, // "charset" past 1024 bytes
+		// The tokenizer decides:
+		{pad + strings.Repeat(" ", 50) + "<meta charset=x>", 0, true}, // "charset" in, the tag cut off
+		{"<!-- c --><meta charset=utf-8>", 30, true},
+		{"<meta http-equiv='content&#45;type'>", 36, true},
+		{"<title/><meta charset=utf-8>", 0, true},
+		{"<title>x<meta charset=utf-8>", 0, true},
 	}
 	for _, tc := range tests {
 		head, rd := []byte(tc.head), new(bytes.Reader)
@@ -258,6 +276,7 @@ func TestRewriterHeadPreScan(t *testing.T) {
 		{"more may come, a policy before the head ends", csp, func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
 		{"more may come, the head does not end in what has arrived", plain, func(s string) io.Reader { return &chunkReader{b: []byte(s), n: 100} }, 0, false},
 		{"more may come, a policy later", csp, func(s string) io.Reader { return &chunkReader{b: []byte(s), n: 100} }, 0, false},
+		{"more may come, the head ends at once", "<html><head><body class=x><p>x", func(s string) io.Reader { return strings.NewReader(s) }, 0, true},
 		{"more may come, a comment in the head", strings.Replace(plain, "</head>", "<!-- c --></head>", 1), func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
 	}
 	for _, tc := range tests {
@@ -315,6 +334,10 @@ func TestHeadEnd(t *testing.T) {
 		{"|</x>", 0},
 		{"|<textarea></head></textarea>", 0},
 		{"<verylongname>", -2}, // any unknown element: |
+		{"|<a href=x>", 0},
+		{"|<Z>", 0},
+		{"<script></script>|<body>", 0},
+		{"<style><!--</style>|<body>", 0}, // only scripts have "<!--" rules
 		// The tokenizer goes on:
 		{"", -1},
 		{"  ", -1},
@@ -334,6 +357,12 @@ func TestHeadEnd(t *testing.T) {
 		{"<style>x", -1},
 		{"<template>x</template>" + csp, -1},
 		{"<script></script", -1},
+		{"<", -1},
+		{"</", -1},
+		{"<@>" + csp, -1},
+		{"<[>" + csp, -1},
+		{"<`>" + csp, -1},
+		{"<{>" + csp, -1},
 	}
 	for _, tc := range tests {
 		want := tc.want
