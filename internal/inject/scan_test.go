@@ -206,6 +206,8 @@ func TestCharsetEndPreScan(t *testing.T) {
 		{"<script>x</script><meta charset=utf-8>", 0, false}, // found, but not in place
 		{"</p><meta charset=utf-8>", 0, false},
 		{"text<meta charset=utf-8>", 0, false},
+		{"<meta name=charset><link>", 0, false},        // read to the end
+		{"<title></title><meta charset=x>", 31, false}, // an empty title
 		{pad + "<meta charset=x>", 976, false},
 		{pad + strings.Repeat(" ", 60) + "<meta charset=x>", 0, false}, // "charset" past 1024 bytes
 		// The tokenizer decides:
