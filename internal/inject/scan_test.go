@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -259,6 +260,7 @@ func TestRewriterHeadPreScan(t *testing.T) {
 	plain := "<html><head>" + links + "</head><body>x</body></html>"
 	csp := "<html><head>" + links + `<META HTTP-EQUIV='content-security-policy' content="a"></head><body>x`
 	cspLow := strings.Replace(csp, "HTTP-EQUIV", "http-equiv", 1)
+	charsetComment := "<html><head><meta charset=utf-8>" + links + "<!-- c --></head><body>x</body></html>"
 	const head = len("<html><head>")
 	merge := func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
 	tests := []struct {
@@ -273,6 +275,10 @@ func TestRewriterHeadPreScan(t *testing.T) {
 		{"page ended, a policy in lower case", cspLow, func(s string) io.Reader { return &eofReader{b: []byte(s)} }, 0, false},
 		{"window exactly buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, len(plain) - head, true},
 		{"window buffered, no policy", plain, func(s string) io.Reader { return strings.NewReader(s) }, 400, true},
+		// After a charset the check comes one token into the head; the
+		// comment leaves headEnd undecided, so only the window decides.
+		{"window exactly buffered after a charset, a comment", charsetComment, func(s string) io.Reader { return strings.NewReader(s) }, len(charsetComment) - head, true},
+		{"window not all buffered after a charset, a comment", charsetComment, func(s string) io.Reader { return strings.NewReader(s) }, len(charsetComment) - head + 1, false},
 		{"window buffered, a policy", csp, func(s string) io.Reader { return strings.NewReader(s) }, len(csp) - head, false},
 		{"more may come, the head ends in what has arrived", plain, func(s string) io.Reader { return strings.NewReader(s) }, 0, true},
 		{"more may come, a policy before the head ends", csp, func(s string) io.Reader { return strings.NewReader(s) }, 0, false},
@@ -433,5 +439,30 @@ func TestRewriterBuffers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A Read whose buffer the held bytes fill exactly returns at once, even
+// when the next token (a script whose end has not arrived, with a '>' in
+// it) would wait on the upstream.
+func TestRewriterFullBufferReturns(t *testing.T) {
+	first := "<head><script>var a = b > c"
+	src := &pauseReader{first: []byte(first), release: make(chan struct{}), rest: strings.NewReader("</script></head><body>")}
+	defer close(src.release)
+	rw := NewRewriter(src, Options{Tag: []byte(testTag), MetaCSP: func([]byte) []byte { return nil }})
+	want := "<head>" + testTag + "<script>"
+	got := make(chan string, 1)
+	go func() {
+		p := make([]byte, len(want))
+		n, _ := rw.Read(p)
+		got <- string(p[:n])
+	}()
+	select {
+	case s := <-got:
+		if s != want {
+			t.Errorf("Read = %q, want %q", s, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a full buffer waited for the upstream")
 	}
 }
