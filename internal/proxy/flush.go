@@ -134,24 +134,19 @@ func (s *statusWriter) endBody(complete bool) error {
 	return enc.Close()
 }
 
-// finish stops the flush timer and sends what is still held back (the
-// server flushes it as the handler returns). After a failed copy
-// (complete false) the encoder is released without its last bytes, and
-// what came before the failure is sent and flushed at once: the server is
-// about to break the connection off, and the client must see a broken
+// finish sends what is still held back; the server flushes it as the
+// handler returns, also when it then breaks the connection off after a
+// failed copy (its final flush). An encoder still open after a failed copy
+// is released without its last bytes: the client must see a broken
 // transfer, never a page that looks complete.
-func (s *statusWriter) finish(complete bool) {
+func (s *statusWriter) finish() {
 	if !s.coalescing {
 		return
 	}
-	s.endBody(false) // releases an encoder still open after a failed copy
+	s.endBody(false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.drain() == nil {
-		if f, ok := s.ResponseWriter.(http.Flusher); ok && !complete {
-			f.Flush()
-		}
-	}
+	s.drain()
 	if s.buf != nil {
 		s.pool.Put(s.buf[:cap(s.buf)])
 		s.buf = nil

@@ -280,3 +280,81 @@ func TestInjectedOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadAtOnceRestHeld: with a long flush delay, the head reaches the
+// client at once while the upstream pauses, and the bytes after it are
+// held back (for the delay, which has not passed) until more come.
+func TestHeadAtOnceRestHeld(t *testing.T) {
+	const head = "<!doctype html><html><head>"
+	const part = "<title>Slow</title></head><body><p>first part</p>"
+	release, headSeen, partSent := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, head)
+		w.(http.Flusher).Flush()
+		select {
+		case <-headSeen:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, part)
+		w.(http.Flusher).Flush()
+		close(partSent)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "<p>late</p></body></html>")
+	}))
+	defer up.Close()
+	d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
+	res, err := d.client().Do(d.request(t.Context(), "GET", "/", map[string]string{"Sec-Fetch-Dest": "document"}))
+	if err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got := make(chan []byte, 8)
+	go func() {
+		for {
+			buf := make([]byte, 4096)
+			n, err := res.Body.Read(buf)
+			if n > 0 {
+				got <- buf[:n]
+			}
+			if err != nil {
+				close(got)
+				return
+			}
+		}
+	}()
+	var b []byte
+	for !bytes.Contains(b, []byte(directTag)) {
+		select {
+		case p := <-got:
+			b = append(b, p...)
+		case <-time.After(5 * time.Second):
+			close(release)
+			t.Fatalf("the head did not come while the upstream paused (got %q)", b)
+		}
+	}
+	close(headSeen)
+	<-partSent
+	// The upstream has sent the part and pauses; the proxy holds it back
+	// (the delay is an hour). 300 ms of nothing proves little alone, but
+	// with the 5 ms default delay it would have come.
+	select {
+	case p := <-got:
+		close(release)
+		t.Fatalf("bytes after the head were sent before the delay: %q", p)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	for p := range got {
+		b = append(b, p...)
+	}
+	if want := head + directTag + part + "<p>late</p></body></html>"; string(b) != want {
+		t.Fatalf("got %q, want %q", b, want)
+	}
+}

@@ -163,7 +163,7 @@ func (p *Proxy) ServeSite(site *Site, w http.ResponseWriter, r *http.Request) {
 		// fails (corrupt encoding, upstream reset): account for it, then let
 		// the server abort the connection.
 		v := recover()
-		sw.finish(v == nil)
+		sw.finish()
 		aborted := false
 		if v != nil {
 			// The copy failed on the client's side (it left) or the
