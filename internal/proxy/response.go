@@ -127,6 +127,7 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 			Markers:         x.site.Markers,
 			RequireDocument: d.RequireDocument,
 			MaxScan:         p.opts.MaxScan,
+			Buffers:         &p.bufPool,
 		}),
 	}
 	var enc encoding.Encoder
