@@ -12,7 +12,7 @@ import (
 //
 // ReverseProxy flushes after every write of a body whose length is unknown,
 // which every injected page is: each flush is one or two write(2) calls of
-// a chunk header and a few KiB, and took most of the proxy's CPU. An
+// a chunk header and a few KiB: a quarter of the proxy's CPU. An
 // injected page's bytes are instead gathered into chunks of 32 KiB. Its
 // head (with the loader, so the browser can start) is flushed at once,
 // later bytes within the delay, the end with the end.
