@@ -72,6 +72,38 @@ func client() *http.Client {
 	}}
 }
 
+// load requests url/ as a page navigation for bench.localhost from
+// parallel goroutines, reads each body, and fails the benchmark if ok
+// refuses any answer (given the response and its body's length). It
+// reports req/s; size is the page's length, for MB/s.
+func load(b *testing.B, c *http.Client, url string, size int, ok func(*http.Response, int64) bool) {
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var bad atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 32<<10)
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", url+"/", nil)
+			req.Host = "bench.localhost"
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			res, err := c.Do(req)
+			if err != nil {
+				bad.Add(1)
+				continue
+			}
+			n, _ := io.CopyBuffer(io.Discard, res.Body, buf)
+			res.Body.Close()
+			if !ok(res, n) {
+				bad.Add(1)
+			}
+		}
+	})
+	if bad.Load() > 0 {
+		b.Fatalf("%d bad responses", bad.Load())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
 // BenchmarkEndToEnd: requests per second for a 100 KB page over loopback,
 // (a) straight from the upstream, (b) through a bare httputil.ReverseProxy,
 // (c) through cobrowse-proxy (injected).
@@ -91,32 +123,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		{"cobrowse-proxy", cbp.URL, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := client()
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			var bad atomic.Int64
-			b.RunParallel(func(pb *testing.PB) {
-				buf := make([]byte, 32<<10)
-				for pb.Next() {
-					req, _ := http.NewRequest("GET", tc.url+"/", nil)
-					req.Host = "bench.localhost"
-					req.Header.Set("Sec-Fetch-Dest", "document")
-					res, err := c.Do(req)
-					if err != nil {
-						bad.Add(1)
-						continue
-					}
-					n, _ := io.CopyBuffer(io.Discard, res.Body, buf)
-					res.Body.Close()
-					if tc.injected && n <= int64(len(body)) || !tc.injected && n != int64(len(body)) {
-						bad.Add(1)
-					}
-				}
+			load(b, client(), tc.url, len(body), func(res *http.Response, n int64) bool {
+				return tc.injected && n > int64(len(body)) || !tc.injected && n == int64(len(body))
 			})
-			if bad.Load() > 0 {
-				b.Fatalf("%d bad responses", bad.Load())
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		})
 	}
 }
@@ -256,32 +265,10 @@ func BenchmarkHTTP2(b *testing.B) {
 			defer srv.Close()
 			tr := srv.Client().Transport.(*http.Transport)
 			tr.DisableCompression, tr.MaxIdleConnsPerHost, tr.ForceAttemptHTTP2 = true, 64, h2
-			c := &http.Client{Transport: tr}
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			var bad atomic.Int64
-			b.RunParallel(func(pb *testing.PB) {
-				buf := make([]byte, 32<<10)
-				for pb.Next() {
-					req, _ := http.NewRequest("GET", srv.URL+"/", nil)
-					req.Host = "bench.localhost"
-					req.Header.Set("Sec-Fetch-Dest", "document")
-					res, err := c.Do(req)
-					if err != nil {
-						bad.Add(1)
-						continue
-					}
-					n, _ := io.CopyBuffer(io.Discard, res.Body, buf)
-					res.Body.Close()
-					if n <= int64(len(body)) || res.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
-						bad.Add(1)
-					}
-				}
+			proto := map[bool]int{false: 1, true: 2}[h2]
+			load(b, &http.Client{Transport: tr}, srv.URL, len(body), func(res *http.Response, n int64) bool {
+				return n > int64(len(body)) && res.ProtoMajor == proto
 			})
-			if bad.Load() > 0 {
-				b.Fatalf("%d bad responses", bad.Load())
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		})
 	}
 }

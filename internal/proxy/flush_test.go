@@ -16,6 +16,44 @@ import (
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
 )
 
+// pageUpstream serves body, gzip-compressed when coding is "gzip", with
+// its length, in one write.
+func pageUpstream(t *testing.T, body []byte, coding string) *httptest.Server {
+	t.Helper()
+	sent := body
+	if coding == "gzip" {
+		var b bytes.Buffer
+		zw := stdgzip.NewWriter(&b)
+		zw.Write(body)
+		zw.Close()
+		sent = b.Bytes()
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(sent)))
+		if coding != "" {
+			w.Header().Set("Content-Encoding", coding)
+		}
+		w.Write(sent)
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+// gunzip decodes a whole gzip body.
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := stdgzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip body: %v", err)
+	}
+	return out
+}
+
 // writeCounter counts the Write calls on the connections it accepts: each
 // is one write(2) of the proxy to the client.
 type writeCounter struct {
@@ -61,23 +99,7 @@ func TestInjectedPageWrites(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
 			body := page(tc.size)
-			sent := body
-			if tc.coding == "gzip" {
-				var b bytes.Buffer
-				zw := stdgzip.NewWriter(&b)
-				zw.Write(body)
-				zw.Close()
-				sent = b.Bytes()
-			}
-			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				w.Header().Set("Content-Length", strconv.Itoa(len(sent)))
-				if tc.coding != "" {
-					w.Header().Set("Content-Encoding", tc.coding)
-				}
-				w.Write(sent)
-			}))
-			defer up.Close()
+			up := pageUpstream(t, body, tc.coding)
 			// A flush delay longer than the test: only the flushes the
 			// page's structure asks for happen, however slow the machine.
 			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
@@ -103,13 +125,7 @@ func TestInjectedPageWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.coding == "gzip" {
-				zr, err := stdgzip.NewReader(bytes.NewReader(got))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got, err = io.ReadAll(zr); err != nil {
-					t.Fatalf("gzip body: %v", err)
-				}
+				got = gunzip(t, got)
 			}
 			if want := bytes.Replace(body, []byte("<head>"), []byte("<head>"+directTag), 1); res.StatusCode != 200 || !bytes.Equal(got, want) {
 				t.Fatalf("status %d; the page is not the upstream's with the tag after <head>", res.StatusCode)
@@ -224,22 +240,7 @@ func TestInjectedOverHTTP2(t *testing.T) {
 	}{{10 << 10, ""}, {10 << 10, "gzip"}, {300 << 10, ""}, {300 << 10, "gzip"}} {
 		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
 			body := page(tc.size)
-			sent := body
-			if tc.coding == "gzip" {
-				var b bytes.Buffer
-				zw := stdgzip.NewWriter(&b)
-				zw.Write(body)
-				zw.Close()
-				sent = b.Bytes()
-			}
-			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				if tc.coding != "" {
-					w.Header().Set("Content-Encoding", tc.coding)
-				}
-				w.Write(sent)
-			}))
-			defer up.Close()
+			up := pageUpstream(t, body, tc.coding)
 			d := newDirect(t, up.URL, proxy.Options{}, nil)
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.p.ServeSite(d.site, w, r) }))
 			srv.EnableHTTP2 = true
@@ -266,13 +267,7 @@ func TestInjectedOverHTTP2(t *testing.T) {
 				t.Fatalf("protocol %s, want HTTP/2", res.Proto)
 			}
 			if tc.coding == "gzip" {
-				zr, err := stdgzip.NewReader(bytes.NewReader(got))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got, err = io.ReadAll(zr); err != nil {
-					t.Fatalf("gzip body: %v", err)
-				}
+				got = gunzip(t, got)
 			}
 			if want := bytes.Replace(body, []byte("<head>"), []byte("<head>"+directTag), 1); !bytes.Equal(got, want) {
 				t.Fatal("the page is not the upstream's with the tag after <head>")
