@@ -26,6 +26,8 @@ unit: kube-tools
 ## fuzz: run every fuzz target for FUZZTIME executions each (the seed corpus also runs in unit)
 fuzz:
 	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzRewriterLossless$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzMetaKind$$'         -fuzztime=$(FUZZTIME)
+	$(GO) test ./internal/inject   -run='^$$' -fuzz='^FuzzCharsetEnd$$'       -fuzztime=$(FUZZTIME)
 	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParse$$'            -fuzztime=$(FUZZTIME)
 	$(GO) test ./config            -run='^$$' -fuzz='^FuzzParsePolicy$$'      -fuzztime=$(FUZZTIME)
 	$(GO) test ./internal/csp      -run='^$$' -fuzz='^FuzzMerge$$'            -fuzztime=$(FUZZTIME)
