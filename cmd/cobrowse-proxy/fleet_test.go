@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/redistest"
-	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/token"
 )
 
@@ -34,21 +30,8 @@ func TestFleetSharesSignOut(t *testing.T) {
 	}
 	type replica struct{ base, admin string }
 	start := func() replica {
-		cfg, err := config.Load(path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l server.Listeners
-		for _, p := range []*net.Listener{&l.HTTP, &l.Admin} {
-			if *p, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- serve(ctx, cfg, "", l, newLogger(io.Discard, cfg.Log.SlogLevel(), "text")) }()
-		t.Cleanup(func() { cancel(); <-done })
-		return replica{"http://" + l.HTTP.Addr().String(), "http://" + l.Admin.Addr().String()}
+		base, admin := startServe(t, path, false, io.Discard)
+		return replica{base, admin}
 	}
 	a, b := start(), start()
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

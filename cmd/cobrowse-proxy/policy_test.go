@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cobrowse-proxy/cobrowse-proxy/config"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 )
 
@@ -47,22 +44,9 @@ func TestPolicyCommandMatchesBootstrap(t *testing.T) {
 		t.Errorf("selectors %q, want the policy file's, the config's, the site's", got)
 	}
 
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var l server.Listeners
-	for _, p := range []*net.Listener{&l.HTTP, &l.Admin} {
-		if *p, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, path, l, newLogger(io.Discard, cfg.Log.SlogLevel(), "text")) }()
-	defer func() { cancel(); <-done }()
+	base, admin := startServe(t, path, true, io.Discard)
 
-	req, _ := http.NewRequest("GET", "http://"+l.HTTP.Addr().String()+"/__cobrowse/bootstrap.js?v="+printed.Sites[0].Bootstrap, nil)
+	req, _ := http.NewRequest("GET", base+"/__cobrowse/bootstrap.js?v="+printed.Sites[0].Bootstrap, nil)
 	req.Host = "shop.test"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -84,7 +68,7 @@ func TestPolicyCommandMatchesBootstrap(t *testing.T) {
 		t.Errorf("bootstrap.js carries piiMask %v,\nbut policy printed %v", served.Settings["piiMask"], printed.Sites[0].PIIMask)
 	}
 
-	resp, err = http.Get("http://" + l.Admin.Addr().String() + "/policy?site=shop")
+	resp, err = http.Get(admin + "/policy?site=shop")
 	if err != nil {
 		t.Fatal(err)
 	}

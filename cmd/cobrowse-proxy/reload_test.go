@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/cobrowse-proxy/cobrowse-proxy/config"
-	"github.com/cobrowse-proxy/cobrowse-proxy/internal/server"
 )
 
 // reloadConfig is a ConfigMap-style config: sites named by names, the
@@ -76,27 +71,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	defer up.Close()
 	dir := t.TempDir()
 	path, publish := configMap(t, dir, reloadConfig(up.URL, "", "shop"))
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var l server.Listeners
-	for _, p := range []*net.Listener{&l.HTTP, &l.Admin} {
-		if *p, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base, admin := "http://"+l.HTTP.Addr().String(), "http://"+l.Admin.Addr().String()
 	logs := &syncWriter{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, path, l, newLogger(logs, cfg.Log.SlogLevel(), "text")) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	base, admin := startServe(t, path, true, logs)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(host, p string) (int, string) {
