@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
@@ -87,6 +89,47 @@ func (s *statusWriter) flushNext() {
 	s.mu.Unlock()
 }
 
+// sourceDone says the upstream body has ended: the rest of the page is in
+// memory and follows at once, so Flushes are held back no more (the end
+// sends it all; see finish).
+func (s *statusWriter) sourceDone() {
+	s.mu.Lock()
+	s.srcDone = true
+	s.mu.Unlock()
+}
+
+// holdHeader reports whether an injected page's status and headers may
+// wait for its first bytes. Then a page that is complete before any of it
+// is sent (see finish) goes out with a Content-Length, as a whole: in two
+// write(2) calls instead of four for a 10 KB page. Not with announced
+// trailers: ReverseProxy adds their values to the header map after the
+// body, and a late header would carry them as headers.
+func (s *statusWriter) holdHeader() bool {
+	_, trailers := s.ResponseWriter.Header()["Trailer"]
+	return !trailers
+}
+
+// sendHeader writes the held status. s.mu is held, or the body has not
+// started.
+func (s *statusWriter) sendHeader() {
+	code := s.heldCode
+	s.heldCode = 0
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// setLength announces the length of a body that is about to be sent whole.
+// Not when ReverseProxy has added trailers (keys with http.TrailerPrefix):
+// they need the chunked encoding.
+func (s *statusWriter) setLength(n int) {
+	h := s.ResponseWriter.Header()
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(n))
+}
+
 // delayedFlush runs on s.timer.
 func (s *statusWriter) delayedFlush() {
 	s.mu.Lock()
@@ -108,6 +151,9 @@ func (s *statusWriter) flushLocked() {
 	if s.drain() != nil {
 		return
 	}
+	if s.heldCode != 0 {
+		s.sendHeader() // net/http's Flush would send 200
+	}
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -121,17 +167,23 @@ func (s *statusWriter) flushLocked() {
 func (s *statusWriter) endBody(complete bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.finished {
+		return nil
+	}
 	s.finished = true
 	if s.timer != nil {
 		s.timer.Stop()
 	}
 	enc := s.enc
 	if enc == nil {
+		s.complete = complete
 		return nil
 	}
 	s.enc = nil
-	s.discard = s.discard || !complete
-	return enc.Close()
+	s.discard = !complete
+	err := enc.Close()
+	s.complete = complete && err == nil
+	return err
 }
 
 // finish sends what is still held back; the server flushes it as the
@@ -146,6 +198,13 @@ func (s *statusWriter) finish() {
 	s.endBody(false)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.heldCode != 0 {
+		// Nothing is sent yet: a complete page goes out whole.
+		if s.complete {
+			s.setLength(len(s.buf))
+		}
+		s.sendHeader()
+	}
 	s.drain()
 	if s.buf != nil {
 		s.pool.Put(s.buf[:cap(s.buf)])

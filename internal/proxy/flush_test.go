@@ -353,3 +353,67 @@ func TestHeadAtOnceRestHeld(t *testing.T) {
 		t.Fatalf("got %q, want %q", b, want)
 	}
 }
+
+// TestWholePageLength: a page that has all arrived before any of it is sent
+// (its end came with its first read) leaves whole, with its Content-Length;
+// with trailers, announced or not, it stays chunked and the trailers come
+// after the body, never among the headers.
+func TestWholePageLength(t *testing.T) {
+	body := page(2000)
+	want := string(bytes.Replace(body, []byte("<head>"), []byte("<head>"+directTag), 1))
+	for _, tc := range []struct {
+		name     string
+		trailers func(w http.ResponseWriter) // before the body
+		late     func(w http.ResponseWriter) // after it
+		wantTr   map[string]string
+	}{
+		{name: "plain"},
+		{
+			name:     "announced trailer",
+			trailers: func(w http.ResponseWriter) { w.Header().Set("Trailer", "X-Sum") },
+			late:     func(w http.ResponseWriter) { w.Header().Set("X-Sum", "abc") },
+			wantTr:   map[string]string{"X-Sum": "abc"},
+		},
+		{
+			name:   "unannounced trailer",
+			late:   func(w http.ResponseWriter) { w.Header().Set(http.TrailerPrefix+"X-Late", "v") },
+			wantTr: map[string]string{"X-Late": "v"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.trailers != nil {
+					tc.trailers(w)
+				}
+				w.Write(body)
+				if tc.late != nil {
+					tc.late(w)
+				}
+			}))
+			t.Cleanup(up.Close)
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
+			res, got := d.get("/", map[string]string{"Sec-Fetch-Dest": "document"})
+			if got != want {
+				t.Fatalf("body is not the page with the tag after <head>: %q", got[:min(len(got), 120)])
+			}
+			if tc.wantTr == nil {
+				if res.ContentLength != int64(len(want)) || len(res.TransferEncoding) != 0 {
+					t.Errorf("Content-Length %d, Transfer-Encoding %v; want %d, none", res.ContentLength, res.TransferEncoding, len(want))
+				}
+				return
+			}
+			if res.ContentLength != -1 {
+				t.Errorf("Content-Length %d with trailers; want chunked", res.ContentLength)
+			}
+			for k, v := range tc.wantTr {
+				if g := res.Trailer.Get(k); g != v {
+					t.Errorf("trailer %s = %q, want %q", k, g, v)
+				}
+				if g := res.Header.Get(k); g != "" {
+					t.Errorf("trailer %s also sent as a header (%q)", k, g)
+				}
+			}
+		})
+	}
+}

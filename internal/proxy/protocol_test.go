@@ -36,6 +36,10 @@ func rawExchange(t *testing.T, e *env, req, method string) (*http.Response, []by
 
 // TestHeadMatchesGet: HEAD on a page that GET would inject announces what
 // GET sends, not the upstream's Content-Length for a body GET makes longer.
+// HEAD has no Content-Length then: the injected length is known only once
+// the page has passed, which is when GET (for a page that passes before
+// any of it is sent) announces it; RFC 9110 9.3.2 lets HEAD omit such a
+// field, and 8.6 forbids a HEAD length different from GET's.
 func TestHeadMatchesGet(t *testing.T) {
 	doc := page(2000)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,10 +59,13 @@ func TestHeadMatchesGet(t *testing.T) {
 			t.Fatalf("%q: GET not injected", dest)
 		}
 		head, _ := e.do(e.request("HEAD", "/", hdr))
-		if cl := head.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(body)) {
+		if cl := head.Header.Get("Content-Length"); cl != "" {
 			t.Errorf("%q: HEAD announces Content-Length %s; GET sends %d bytes", dest, cl, len(body))
 		}
-		for _, h := range []string{"Content-Length", "ETag", "Vary", "Content-Encoding", "Content-Type"} {
+		if cl := get.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+			t.Errorf("%q: GET of a page that arrived whole: Content-Length %q, want %d", dest, cl, len(body))
+		}
+		for _, h := range []string{"ETag", "Vary", "Content-Encoding", "Content-Type"} {
 			if g, h2 := strings.Join(get.Header.Values(h), ","), strings.Join(head.Header.Values(h), ","); g != h2 {
 				t.Errorf("%q: %s: GET %q, HEAD %q", dest, h, g, h2)
 			}

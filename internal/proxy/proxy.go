@@ -374,13 +374,22 @@ type statusWriter struct {
 	discard    bool          // the response is broken off: enc writes nowhere
 	flushNow   bool          // the head has been read: send it at the next Flush
 	pending    bool          // a Flush is held back
+	srcDone    bool          // the rest of the body follows without waiting: no Flush is needed
 	finished   bool
+	complete   bool // the body ended (endBody(true)), with the encoder's last bytes
+	heldCode   int  // the status, not yet written: see holdHeader
 	timer      *time.Timer
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		s.code = code
+	}
+	if s.coalescing && code >= 200 && s.holdHeader() {
+		s.mu.Lock()
+		s.heldCode = code
+		s.mu.Unlock()
+		return
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -404,6 +413,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 // writeClient writes b to the client.
 func (s *statusWriter) writeClient(b []byte) (int, error) {
+	if s.heldCode != 0 {
+		s.sendHeader()
+	}
 	n, err := s.ResponseWriter.Write(b)
 	s.recordErr(err)
 	return n, err
@@ -425,7 +437,7 @@ func (s *statusWriter) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.finished:
+	case s.finished, s.srcDone:
 	case s.flushNow:
 		// The head: the browser can start on the loader.
 		s.flushNow = false

@@ -121,15 +121,16 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 		x:        x,
 		upstream: res.Body,
 		dec:      dec,
-		rw: inject.NewRewriter(dec, inject.Options{
-			Tag:             tag,
-			MetaCSP:         metaCSP,
-			Markers:         x.site.Markers,
-			RequireDocument: d.RequireDocument,
-			MaxScan:         p.opts.MaxScan,
-			Buffers:         &p.bufPool,
-		}),
 	}
+	body.src.r = dec
+	body.rw = inject.NewRewriter(&body.src, inject.Options{
+		Tag:             tag,
+		MetaCSP:         metaCSP,
+		Markers:         x.site.Markers,
+		RequireDocument: d.RequireDocument,
+		MaxScan:         p.opts.MaxScan,
+		Buffers:         &p.bufPool,
+	})
 	var enc encoding.Encoder
 	if clientCoding != "" {
 		var err error
@@ -261,10 +262,26 @@ type rewriteBody struct {
 	x        *exchange
 	upstream io.ReadCloser
 	dec      io.ReadCloser
+	src      eofReader // dec, as the rewriter reads it
 	rw       *inject.Rewriter
 	eof      bool // the rewriter is at its end; the next Read ends the body
 	decided  bool
+	srcDone  bool // told b.x.sw that src has ended
 	counted  bool
+}
+
+// eofReader notes when its reader has ended.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
 }
 
 func (b *rewriteBody) Read(p []byte) (int, error) {
@@ -272,9 +289,17 @@ func (b *rewriteBody) Read(p []byte) (int, error) {
 		return 0, b.end()
 	}
 	n, err := b.rw.Read(p)
+	if b.src.eof && !b.srcDone {
+		// The upstream has sent it all (a small page often comes with its
+		// end in one read): nothing is gained by sending the head first.
+		b.srcDone = true
+		b.x.sw.sourceDone()
+	}
 	if !b.decided && b.rw.Result() != inject.Pending {
 		b.decided = true
-		b.x.sw.flushNext()
+		if !b.srcDone {
+			b.x.sw.flushNext()
+		}
 	}
 	switch {
 	case err == io.EOF && n > 0:

@@ -41,5 +41,15 @@ func NewTransport(o TransportOptions) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 		DisableCompression:    true,
+		ReadBufferSize:        upstreamReadBuffer,
 	}
 }
+
+// upstreamReadBuffer is the read buffer of each upstream connection. The
+// first read of a response fills it: with net/http's default of 4 KiB, a
+// 10 KB page takes two reads, and the rewriter sees its head before its
+// end, so the head is sent on its own (see rewriteBody.Read); with 16 KiB
+// such a page comes in one read and leaves whole, with a Content-Length.
+// Larger bodies are read straight into the copy buffer, past this one.
+// It costs 12 KiB more per open upstream connection.
+const upstreamReadBuffer = 16 << 10
