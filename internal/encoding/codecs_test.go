@@ -111,6 +111,31 @@ func TestLevels(t *testing.T) {
 	}
 }
 
+// TestStatic: Static encodes at its fixed high levels whatever the
+// on-the-fly levels are, smaller than the fastest level, and is its own
+// Static.
+func TestStatic(t *testing.T) {
+	page := htmlPage(64 << 10)
+	fast := New(Options{GzipLevel: 1, BrotliQuality: 1, ZstdLevel: 1})
+	static := fast.Static()
+	if static == fast || static.Static() != static {
+		t.Fatalf("Static() = %p of %p, its Static() = %p", static, fast, static.Static())
+	}
+	best := New(Options{GzipLevel: 9, BrotliQuality: 9, ZstdLevel: 19})
+	for _, coding := range allCodings {
+		got := encode(t, static, coding, page, 0, false)
+		if want := encode(t, best, coding, page, 0, false); !bytes.Equal(got, want) {
+			t.Errorf("%s: Static() gave %d bytes, gzip 9, brotli 9, zstd 19 %d", coding, len(got), len(want))
+		}
+		if f := encode(t, fast, coding, page, 0, false); len(got) >= len(f) {
+			t.Errorf("%s: Static() gave %d bytes, the fastest level %d", coding, len(got), len(f))
+		}
+		if dec, err := decode(static, coding, got, false); err != nil || !bytes.Equal(dec, page) {
+			t.Errorf("%s: Static() round trip: %v", coding, err)
+		}
+	}
+}
+
 func TestUnsupportedCoding(t *testing.T) {
 	c := New(Options{})
 	for _, coding := range []string{"compress", "x-gzip", "GZIP", "identity", "gzip, br"} {

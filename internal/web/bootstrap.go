@@ -116,7 +116,9 @@ func newScript(body []byte, codecs *encoding.Codecs) (*Bootstrap, error) {
 	b := &Bootstrap{body: body, encoded: map[string][]byte{}, version: hex.EncodeToString(sum[:6])}
 	for _, coding := range offered {
 		var buf bytes.Buffer
-		enc, err := codecs.NewWriter(coding, &buf)
+		// Encoded once per build and served on every page view: the
+		// high levels of Codecs.Static, not the on-the-fly ones.
+		enc, err := codecs.Static().NewWriter(coding, &buf)
 		if err != nil {
 			return nil, fmt.Errorf("encode script as %s: %w", coding, err)
 		}
