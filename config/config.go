@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 )
 
 // Config is the whole configuration file.
@@ -148,6 +150,33 @@ type Server struct {
 	// proxy.trustedProxies are exempt: their connections carry many
 	// clients. -1 means no limit.
 	MaxConnsPerClient int `yaml:"maxConnsPerClient"`
+	// Compression sets the levels used to compress injected pages for the
+	// client. It is under server because the encoders are shared by every
+	// site of the process and built at start: a change needs a restart.
+	Compression Compression `yaml:"compression"`
+}
+
+// Compression holds the content-coding levels for pages the proxy
+// compresses on the fly (it decodes a compressed upstream page, injects,
+// and encodes it again in the coding the client accepts). 0 means the
+// encoding package's default, chosen for on-the-fly use (see
+// encoding.DefaultGzipLevel); higher levels give smaller pages for more
+// CPU per response.
+type Compression struct {
+	// GzipLevel is the gzip and deflate level, 1 (fastest) to 9 (smallest).
+	GzipLevel int `yaml:"gzipLevel"`
+	// BrotliQuality is the brotli quality, 1 (fastest) to 11 (smallest).
+	BrotliQuality int `yaml:"brotliQuality"`
+	// ZstdLevel is a zstd level as the zstd CLI numbers them, 1 (fastest)
+	// to 22 (smallest).
+	ZstdLevel int `yaml:"zstdLevel"`
+}
+
+// EncodingOptions returns the levels as the encoding package takes them.
+// Call it on a validated Config: encoding.New panics on a level out of
+// range.
+func (c Compression) EncodingOptions() encoding.Options {
+	return encoding.Options{GzipLevel: c.GzipLevel, BrotliQuality: c.BrotliQuality, ZstdLevel: c.ZstdLevel}
 }
 
 // Proxy holds the reverse proxy's transport and routing settings.

@@ -16,6 +16,8 @@ import (
 	"unicode"
 
 	"github.com/andybalholm/cascadia"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/encoding"
 )
 
 var (
@@ -148,6 +150,25 @@ func (c *Config) validateServer(es *Errors) {
 	}
 	if s.MaxConnsPerClient < -1 {
 		es.add("server.maxConnsPerClient", strconv.Itoa(s.MaxConnsPerClient), "must be a positive number of connections, or -1 for no limit (default %d)", DefaultMaxConnsPerClient)
+	}
+	validateCompression(es, s.Compression)
+}
+
+// validateCompression checks the levels against the ranges
+// encoding.Options.Validate accepts (TestCompressionRangesMatchEncoding
+// keeps the two in step), naming the key and the default.
+func validateCompression(es *Errors, c Compression) {
+	for _, l := range []struct {
+		path       string
+		v, hi, def int
+	}{
+		{"server.compression.gzipLevel", c.GzipLevel, 9, encoding.DefaultGzipLevel},
+		{"server.compression.brotliQuality", c.BrotliQuality, 11, encoding.DefaultBrotliQuality},
+		{"server.compression.zstdLevel", c.ZstdLevel, 22, encoding.DefaultZstdLevel},
+	} {
+		if l.v < 0 || l.v > l.hi {
+			es.add(l.path, strconv.Itoa(l.v), "must be 1 (fastest) to %d (smallest), or 0 for the default (%d)", l.hi, l.def)
+		}
 	}
 }
 

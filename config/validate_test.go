@@ -81,6 +81,13 @@ func TestValidateErrors(t *testing.T) {
 			`server.maxHeaderBytes: "512" must be between 4096 and 1048576 bytes (default 32768): each connection may hold this much while its headers arrive`},
 		{"connection limit negative", func(c *Config) { c.Server.MaxConnsPerClient = -2 },
 			`server.maxConnsPerClient: "-2" must be a positive number of connections, or -1 for no limit (default 1024)`},
+		{"gzip level too high", func(c *Config) { c.Server.Compression.GzipLevel = 10 },
+			`server.compression.gzipLevel: "10" must be 1 (fastest) to 9 (smallest), or 0 for the default (1)`},
+		{"compression levels negative or too high", func(c *Config) {
+			c.Server.Compression = Compression{GzipLevel: -1, BrotliQuality: 12, ZstdLevel: 23}
+		}, `server.compression.gzipLevel: "-1" must be 1 (fastest) to 9 (smallest), or 0 for the default (1)` + "\n" +
+			`server.compression.brotliQuality: "12" must be 1 (fastest) to 11 (smallest), or 0 for the default (2)` + "\n" +
+			`server.compression.zstdLevel: "23" must be 1 (fastest) to 22 (smallest), or 0 for the default (1)`},
 		{"zero timeout where default exists", func(c *Config) { c.Server.IdleTimeout = 0 },
 			`server.idleTimeout: "0s" must be a positive duration such as 10s`},
 		{"bad trusted proxy", func(c *Config) { c.Proxy.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/33", "fe80::1%eth0"} },

@@ -82,7 +82,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, l server.Listen
 		}
 		sharedOpts = append(sharedOpts, server.WithFleet(fr))
 	}
-	shared := server.NewShared(log, m, encoding.New(encoding.Options{}), sharedOpts...)
+	shared := server.NewShared(log, m, encoding.New(cfg.Server.Compression.EncodingOptions()), sharedOpts...)
 	rt, err := shared.Build(cfg)
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) error {
 		printConfigErrors(stderr, *path, err)
 		return errReported
 	}
-	rt, err := server.NewHandler(cfg, nil, metrics.New(prometheus.NewRegistry(), versionString()), encoding.New(encoding.Options{}))
+	rt, err := server.NewHandler(cfg, nil, metrics.New(prometheus.NewRegistry(), versionString()), encoding.New(cfg.Server.Compression.EncodingOptions()))
 	if err != nil {
 		return err
 	}

@@ -234,6 +234,7 @@ func TestNeedsRestart(t *testing.T) {
 		{"admin address", func(c *config.Config) { c.Listen.Admin = ":1" }, "listen"},
 		{"tls mode", func(c *config.Config) { c.TLS.Mode = config.TLSModeFiles }, "tls"},
 		{"server timeout", func(c *config.Config) { c.Server.IdleTimeout = time.Second }, "server"},
+		{"compression level", func(c *config.Config) { c.Server.Compression.GzipLevel = 9 }, "server"},
 		{"log format", func(c *config.Config) { c.Log.Format = "json" }, "log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
