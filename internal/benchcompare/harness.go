@@ -2,7 +2,6 @@ package benchcompare
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -26,9 +25,12 @@ import (
 type Workload struct {
 	Name string
 	Path string
-	// Gzip: the client sends Accept-Encoding: gzip, so the upstream sends
-	// its pre-compressed page (nginx still clears the header upstream).
-	Gzip bool
+	// Coding is the content coding the client asks for with
+	// Accept-Encoding ("" sends no header): "gzip", "br" or "zstd". The
+	// upstream then sends its page pre-compressed in it, and every target
+	// but nginx must answer in it too (nginx clears the header upstream
+	// and answers uncompressed).
+	Coding string
 	// ManyConns: load with Options.ManyConns connections instead of Conns,
 	// and count TIME_WAIT sockets to each target's upstream afterwards.
 	ManyConns bool
@@ -41,8 +43,10 @@ var Workloads = []Workload{
 	{Name: "html-10k", Path: PathHTML10K},
 	{Name: "html-100k", Path: PathHTML100K},
 	{Name: "html-1m", Path: PathHTML1M},
-	{Name: "gzip-10k", Path: PathHTML10K, Gzip: true},
-	{Name: "gzip-100k", Path: PathHTML100K, Gzip: true},
+	{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip"},
+	{Name: "gzip-100k", Path: PathHTML100K, Coding: "gzip"},
+	{Name: "br-100k", Path: PathHTML100K, Coding: "br"},
+	{Name: "zstd-100k", Path: PathHTML100K, Coding: "zstd"},
 	{Name: "binary-1m", Path: PathBinary1M, Binary: true},
 	{Name: "html-100k-c1000", Path: PathHTML100K, ManyConns: true},
 }
@@ -326,8 +330,8 @@ func runWrk(ctx context.Context, wrkBin string, o Options, conns int, w Workload
 		"-t", strconv.Itoa(min(o.Threads, conns)), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(secs) + "s", "--timeout", "10s", "--latency",
 	}
-	if w.Gzip {
-		args = append(args, "-H", "Accept-Encoding: gzip")
+	if w.Coding != "" {
+		args = append(args, "-H", "Accept-Encoding: "+w.Coding)
 	}
 	args = append(args, "http://"+addr+w.Path)
 	cmd := exec.CommandContext(ctx, wrkBin, args...)
@@ -350,8 +354,8 @@ func checkTarget(ctx context.Context, ep endpoint, w Workload, want []byte) erro
 	if err != nil {
 		return err
 	}
-	if w.Gzip {
-		req.Header.Set("Accept-Encoding", "gzip")
+	if w.Coding != "" {
+		req.Header.Set("Accept-Encoding", w.Coding)
 	}
 	// DisableCompression: the body is read as the target sent it.
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
@@ -368,26 +372,32 @@ func checkTarget(ctx context.Context, ep endpoint, w Workload, want []byte) erro
 	return CheckResponse(ep.target, w, resp.StatusCode, resp.Header.Get("Content-Encoding"), body, want)
 }
 
-// CheckResponse is checkTarget's verdict on one response: status 200; a
-// gzip body is decoded first; the binary and the answers of direct and
-// bare are the upstream's bytes; the proxy's and nginx's HTML pages have
-// their loader and are at least as long as the upstream's page.
+// CheckResponse is checkTarget's verdict on one response: status 200; the
+// Content-Encoding the workload asked for (none from nginx, which asks
+// its upstream for identity), so that a target answering uncompressed
+// does not skip the work being measured; a compressed body is decoded
+// first; the binary and the answers of direct and bare are the upstream's
+// bytes; the proxy's and nginx's HTML pages have their loader and are at
+// least as long as the upstream's page.
 func CheckResponse(t Target, w Workload, status int, contentEncoding string, body, want []byte) error {
 	if status != http.StatusOK {
 		return fmt.Errorf("%s %s: status %d, want 200", t, w.Name, status)
 	}
-	switch contentEncoding {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return fmt.Errorf("%s %s: gzip body: %w", t, w.Name, err)
+	wantCoding := w.Coding
+	if t == Nginx || w.Binary {
+		wantCoding = ""
+	}
+	if contentEncoding == "identity" {
+		contentEncoding = ""
+	}
+	if contentEncoding != wantCoding {
+		return fmt.Errorf("%s %s: Content-Encoding %q, want %q", t, w.Name, contentEncoding, wantCoding)
+	}
+	if contentEncoding != "" {
+		var err error
+		if body, err = Decompress(contentEncoding, body); err != nil {
+			return fmt.Errorf("%s %s: %s body: %w", t, w.Name, contentEncoding, err)
 		}
-		if body, err = io.ReadAll(zr); err != nil {
-			return fmt.Errorf("%s %s: gzip body: %w", t, w.Name, err)
-		}
-	default:
-		return fmt.Errorf("%s %s: Content-Encoding %q, want gzip or none", t, w.Name, contentEncoding)
 	}
 	inject := !w.Binary && (t == Proxy || t == Nginx)
 	if !inject {
@@ -435,8 +445,8 @@ func workloadNotes(o Options) []string {
 	return []string{
 		"Targets: direct = the Go upstream itself; bare = httputil.ReverseProxy with its defaults (its Transport keeps 2 idle connections per host); " +
 			"nginx = nginx with sub_filter '<head>' and proxy_set_header Accept-Encoding \"\" (keepalive 64 to the upstream); proxy = cobrowse-proxy injecting its loader.",
-		"gzip-*: the client sends Accept-Encoding: gzip; direct, bare and cobrowse-proxy get the pre-compressed page from the upstream (the proxy decodes, injects and re-encodes), " +
-			"nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed.",
+		"gzip-*, br-*, zstd-*: the client sends Accept-Encoding: gzip, br or zstd; direct, bare and cobrowse-proxy get the page the upstream pre-compressed in that coding " +
+			"(the proxy decodes, injects and re-encodes it in the same coding), nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed.",
 		fmt.Sprintf("binary-1m: a 1 MB application/octet-stream body, passed through by every target. html-100k-c1000: the 100 KB page with %d connections.", o.ManyConns),
 	}
 }

@@ -2,7 +2,6 @@ package benchcompare
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"os"
 	"strings"
@@ -16,7 +15,7 @@ func TestSelectWorkloads(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "binary-1m", "html-100k-c1000"}, false},
+		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "br-100k", "zstd-100k", "binary-1m", "html-100k-c1000"}, false},
 		{"binary-1m, html-10k", []string{"html-10k", "binary-1m"}, false}, // table order
 		{"html-10k,,html-10k", []string{"html-10k"}, false},
 		{"html-10k,html-2k", nil, true},
@@ -37,17 +36,13 @@ func TestSelectWorkloads(t *testing.T) {
 	}
 }
 
-func gz(t *testing.T, b []byte) []byte {
+func compress(t *testing.T, coding string, b []byte) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
+	out, err := Compress(coding, b)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return out
 }
 
 func TestCheckResponse(t *testing.T) {
@@ -58,7 +53,10 @@ func TestCheckResponse(t *testing.T) {
 	proxyPage := inject(ProxyLoaderMarker + `?v=1"></script>`)
 	nginxPage := inject(NginxLoaderTag)
 	html := Workload{Name: "html-10k", Path: PathHTML10K}
-	gzw := Workload{Name: "gzip-10k", Path: PathHTML10K, Gzip: true}
+	gzw := Workload{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip"}
+	brw := Workload{Name: "br-10k", Path: PathHTML10K, Coding: "br"}
+	zw := Workload{Name: "zstd-10k", Path: PathHTML10K, Coding: "zstd"}
+	gz := func(b []byte) []byte { return compress(t, "gzip", b) }
 	bin := Workload{Name: "binary-1m", Path: PathBinary1M, Binary: true}
 	tests := []struct {
 		name    string
@@ -70,10 +68,21 @@ func TestCheckResponse(t *testing.T) {
 		wantErr string
 	}{
 		{"direct as is", Direct, html, 200, "", page, ""},
-		{"bare gzip", Bare, gzw, 200, "gzip", gz(t, page), ""},
+		{"bare gzip", Bare, gzw, 200, "gzip", gz(page), ""},
+		{"direct br", Direct, brw, 200, "br", compress(t, "br", page), ""},
+		{"bare zstd", Bare, zw, 200, "zstd", compress(t, "zstd", page), ""},
 		{"bare changed the page", Bare, html, 200, "", proxyPage, "differs"},
 		{"proxy injects", Proxy, html, 200, "", proxyPage, ""},
-		{"proxy injects gzip", Proxy, gzw, 200, "gzip", gz(t, proxyPage), ""},
+		{"proxy injects gzip", Proxy, gzw, 200, "gzip", gz(proxyPage), ""},
+		{"proxy injects br", Proxy, brw, 200, "br", compress(t, "br", proxyPage), ""},
+		{"proxy injects zstd", Proxy, zw, 200, "zstd", compress(t, "zstd", proxyPage), ""},
+		{"proxy br without the loader", Proxy, brw, 200, "br", compress(t, "br", page), "does not inject"},
+		{"proxy zstd without the loader", Proxy, zw, 200, "zstd", compress(t, "zstd", page), "does not inject"},
+		{"proxy answers br uncompressed", Proxy, brw, 200, "", proxyPage, `Content-Encoding "", want "br"`},
+		{"proxy answers zstd with gzip", Proxy, zw, 200, "gzip", gz(proxyPage), `Content-Encoding "gzip", want "zstd"`},
+		{"nginx br asked, identity sent", Nginx, brw, 200, "", nginxPage, ""},
+		{"nginx compressed", Nginx, zw, 200, "zstd", compress(t, "zstd", nginxPage), `want ""`},
+		{"direct identity spelled out", Direct, html, 200, "identity", page, ""},
 		{"proxy does not inject", Proxy, html, 200, "", page, "does not inject"},
 		{"proxy with nginx's tag", Proxy, html, 200, "", nginxPage, "does not inject"},
 		{"nginx injects", Nginx, gzw, 200, "", nginxPage, ""},
@@ -83,7 +92,9 @@ func TestCheckResponse(t *testing.T) {
 		{"binary changed", Nginx, bin, 200, "", nginxPage, "differs"},
 		{"status", Proxy, html, 502, "", proxyPage, "status 502"},
 		{"bad gzip", Proxy, gzw, 200, "gzip", proxyPage, "gzip body"},
-		{"brotli", Proxy, gzw, 200, "br", proxyPage, "Content-Encoding"},
+		{"bad br", Proxy, brw, 200, "br", proxyPage, "br body"},
+		{"bad zstd", Proxy, zw, 200, "zstd", proxyPage, "zstd body"},
+		{"brotli for gzip", Proxy, gzw, 200, "br", proxyPage, "Content-Encoding"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +112,9 @@ func TestCheckResponse(t *testing.T) {
 	}
 }
 
-// TestRunEndToEnd runs the whole harness briefly: one workload, one
+// TestRunEndToEnd runs the whole harness briefly: two workloads, the
+// identity page and the brotli one (the upstream's pre-compressed variant,
+// the proxy's decode and re-encode, nginx asking for identity), one
 // one-second round per target. It asserts that every target was measured,
 // never how fast.
 func TestRunEndToEnd(t *testing.T) {
@@ -120,7 +133,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := SelectWorkloads("html-10k")
+	ws, err := SelectWorkloads("html-10k,br-100k")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +143,15 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if len(rep.Rows) != 1 || rep.Rows[0].Workload != "html-10k" {
+	if len(rep.Rows) != 2 || rep.Rows[0].Workload != "html-10k" || rep.Rows[1].Workload != "br-100k" {
 		t.Fatalf("rows = %+v", rep.Rows)
 	}
-	for _, tgt := range Targets {
-		s := rep.Rows[0].Stats[tgt]
-		if s.Rounds != 1 || s.ReqPerSec <= 0 || s.P99 <= 0 {
-			t.Errorf("%s: %+v, want one measured round", tgt, s)
+	for _, row := range rep.Rows {
+		for _, tgt := range Targets {
+			s := row.Stats[tgt]
+			if s.Rounds != 1 || s.ReqPerSec <= 0 || s.P99 <= 0 {
+				t.Errorf("%s %s: %+v, want one measured round", row.Workload, tgt, s)
+			}
 		}
 	}
 	if rep.ProxyPeakRSS <= 0 {
@@ -146,7 +161,9 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := rep.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "| html-10k |") {
-		t.Errorf("table has no html-10k row:\n%s", b.String())
+	for _, name := range []string{"html-10k", "br-100k"} {
+		if !strings.Contains(b.String(), "| "+name+" |") {
+			t.Errorf("table has no %s row:\n%s", name, b.String())
+		}
 	}
 }

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Upstream serves the benchmark's pages from memory: HTML pages of a few
-// sizes, each also gzip-compressed ahead of time (sent with
-// Content-Encoding: gzip when the request accepts gzip, so the upstream
-// costs no CPU for compression), and one binary body.
+// sizes, each also compressed ahead of time with gzip, brotli and zstd
+// (sent with that Content-Encoding when the request accepts it, so the
+// upstream costs no CPU for compression), and one binary body.
 type Upstream struct {
 	pages map[string]body
 }
@@ -19,8 +23,12 @@ type Upstream struct {
 type body struct {
 	contentType string
 	identity    []byte
-	gzip        []byte // nil: never compressed (the binary)
+	encoded     map[string][]byte // by coding; nil: never compressed (the binary)
 }
+
+// Codings are the content codings the upstream has every page in, in the
+// order it prefers them when a request accepts several.
+var Codings = []string{"gzip", "br", "zstd"}
 
 // The paths the Upstream serves.
 const (
@@ -35,15 +43,15 @@ func NewUpstream() (*Upstream, error) {
 	u := &Upstream{pages: make(map[string]body)}
 	for path, size := range map[string]int{PathHTML10K: 10 << 10, PathHTML100K: 100 << 10, PathHTML1M: 1 << 20} {
 		p := Page(size)
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		if _, err := zw.Write(p); err != nil {
-			return nil, fmt.Errorf("gzip %s: %w", path, err)
+		b := body{contentType: "text/html; charset=utf-8", identity: p, encoded: map[string][]byte{}}
+		for _, coding := range Codings {
+			enc, err := Compress(coding, p)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", coding, path, err)
+			}
+			b.encoded[coding] = enc
 		}
-		if err := zw.Close(); err != nil {
-			return nil, fmt.Errorf("gzip %s: %w", path, err)
-		}
-		u.pages[path] = body{contentType: "text/html; charset=utf-8", identity: p, gzip: gz.Bytes()}
+		u.pages[path] = b
 	}
 	bin := make([]byte, 1<<20)
 	// Not compressible and not HTML-looking: a simple LCG fills it
@@ -70,11 +78,11 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", b.contentType)
 	data := b.identity
-	if b.gzip != nil {
+	if b.encoded != nil {
 		h.Set("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			h.Set("Content-Encoding", "gzip")
-			data = b.gzip
+		if coding := acceptedCoding(r.Header.Get("Accept-Encoding")); coding != "" {
+			h.Set("Content-Encoding", coding)
+			data = b.encoded[coding]
 		}
 	}
 	h.Set("Content-Length", fmt.Sprint(len(data)))
@@ -84,17 +92,74 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// acceptsGzip is a deliberately simple reading of Accept-Encoding (gzip
-// listed without q=0): the harness's clients send either nothing, "" or
-// "gzip".
-func acceptsGzip(ae string) bool {
-	for _, part := range strings.Split(ae, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			return strings.ReplaceAll(params, " ", "") != "q=0"
+// acceptedCoding is a deliberately simple reading of Accept-Encoding: the
+// first of Codings the header lists without q=0 ("" for none). The
+// harness's clients send nothing or a single coding.
+func acceptedCoding(ae string) string {
+	for _, coding := range Codings {
+		for _, part := range strings.Split(ae, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(name), coding) && strings.ReplaceAll(params, " ", "") != "q=0" {
+				return coding
+			}
 		}
 	}
-	return false
+	return ""
+}
+
+// Compress encodes p in coding ("gzip", "br" or "zstd") at each library's
+// default level, as an origin's build step or on-the-fly compressor would.
+// The libraries are used directly, not internal/encoding, so the harness
+// does not check the proxy with the proxy's own code.
+func Compress(coding string, p []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch coding {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		w = zw
+	default:
+		return nil, fmt.Errorf("unknown coding %q", coding)
+	}
+	if _, err := w.Write(p); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decompress undoes Compress (and any other encoder's output in coding).
+func Decompress(coding string, p []byte) ([]byte, error) {
+	var r io.Reader
+	switch coding {
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(p))
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(p))
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(p), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return nil, fmt.Errorf("unknown coding %q", coding)
+	}
+	return io.ReadAll(io.LimitReader(r, 64<<20))
 }
 
 // Page builds a realistic HTML page of exactly size bytes (for sizes of

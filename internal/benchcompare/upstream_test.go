@@ -2,7 +2,6 @@ package benchcompare
 
 import (
 	"bytes"
-	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,17 +20,17 @@ func TestPageSize(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
+func TestAcceptedCoding(t *testing.T) {
 	tests := []struct {
-		in   string
-		want bool
+		in, want string
 	}{
-		{"", false}, {"gzip", true}, {"GZIP", true}, {"br, gzip", true}, {"gzip;q=0.5", true},
-		{"gzip;q=0", false}, {"gzip; q=0", false}, {"deflate, br", false}, {"x-gzip", false},
+		{"", ""}, {"gzip", "gzip"}, {"GZIP", "gzip"}, {"br, gzip", "gzip"}, {"gzip;q=0.5", "gzip"},
+		{"gzip;q=0", ""}, {"gzip; q=0", ""}, {"deflate", ""}, {"x-gzip", ""},
+		{"br", "br"}, {"zstd", "zstd"}, {"zstd, br", "br"}, {"Zstd;q=0.1", "zstd"}, {"br;q=0, zstd", "zstd"},
 	}
 	for _, tt := range tests {
-		if got := acceptsGzip(tt.in); got != tt.want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := acceptedCoding(tt.in); got != tt.want {
+			t.Errorf("acceptedCoding(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -49,7 +48,10 @@ func TestUpstream(t *testing.T) {
 	}{
 		{PathHTML10K, "", "text/html; charset=utf-8", ""},
 		{PathHTML100K, "gzip", "text/html; charset=utf-8", "gzip"},
-		{PathHTML1M, "br", "text/html; charset=utf-8", ""},
+		{PathHTML100K, "br", "text/html; charset=utf-8", "br"},
+		{PathHTML100K, "zstd", "text/html; charset=utf-8", "zstd"},
+		{PathHTML1M, "br", "text/html; charset=utf-8", "br"},
+		{PathHTML10K, "deflate", "text/html; charset=utf-8", ""},
 		{PathBinary1M, "gzip", "application/octet-stream", ""},
 	}
 	for _, tt := range tests {
@@ -73,12 +75,8 @@ func TestUpstream(t *testing.T) {
 			if got := resp.Header.Get("Content-Encoding"); got != tt.wantEnc {
 				t.Fatalf("Content-Encoding = %q, want %q", got, tt.wantEnc)
 			}
-			if tt.wantEnc == "gzip" {
-				zr, err := gzip.NewReader(bytes.NewReader(body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if body, err = io.ReadAll(zr); err != nil {
+			if tt.wantEnc != "" {
+				if body, err = Decompress(tt.wantEnc, body); err != nil {
 					t.Fatal(err)
 				}
 			}
