@@ -87,7 +87,7 @@ func FuzzRewriterLossless(f *testing.F) {
 			opts.MetaCSP = func([]byte) []byte { return nil }
 		}
 		rw := NewRewriter(&chunkReader{b: in, n: int(k) + 1}, opts)
-		out, err := io.ReadAll(rw)
+		out, err := readGrowth(t, rw, 1+int(scan)%700, len(in))
 		if err != nil {
 			t.Fatalf("ReadAll: %v", err)
 		}
@@ -200,6 +200,37 @@ func samePrescanned(t *testing.T, in []byte, chunk int, opts Options) {
 		}
 		if !bytes.Equal(outs[0], outs[1]) || res[0] != res[1] {
 			t.Fatalf("pre-scan changed the result:\n in %q\nwith    %v %q\nwithout %v %q", in, res[0], outs[0], res[1], outs[1])
+		}
+	}
+}
+
+// readGrowth reads all of rw in reads of size bytes, checking Growth after
+// each: once known it never changes, and at the end it is the output's
+// length minus the input's.
+func readGrowth(t *testing.T, rw *Rewriter, size, inLen int) ([]byte, error) {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, size)
+	known, first := false, int64(0)
+	for {
+		n, err := rw.Read(buf)
+		out = append(out, buf[:n]...)
+		if g, ok := rw.Growth(); ok {
+			if known && g != first {
+				t.Fatalf("Growth changed from %d to %d", first, g)
+			}
+			known, first = true, g
+		} else if known {
+			t.Fatalf("Growth known (%d), then unknown", first)
+		}
+		if err == io.EOF {
+			if g, ok := rw.Growth(); !ok || g != int64(len(out)-inLen) {
+				t.Fatalf("at the end Growth = %d, %v; the output is %d bytes, the input %d", g, ok, len(out), inLen)
+			}
+			return out, nil
+		}
+		if err != nil {
+			return out, err
 		}
 	}
 }

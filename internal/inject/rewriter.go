@@ -132,6 +132,7 @@ type Rewriter struct {
 	passthrough bool // decision made: copy the rest of src as is
 	err         error
 	result      Result
+	emitted     int64 // bytes returned by Read
 }
 
 // NewRewriter returns a Rewriter reading from src.
@@ -156,9 +157,11 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 }
 
 // stickyReader repeats the first error of r on every later Read.
+// It counts the bytes read, for Growth.
 type stickyReader struct {
 	r   io.Reader
 	err error
+	n   int64
 }
 
 func (s *stickyReader) Read(p []byte) (int, error) {
@@ -167,11 +170,24 @@ func (s *stickyReader) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(p)
 	s.err = err
+	s.n += int64(n)
 	return n, err
 }
 
 // Result reports what the rewriter did; Pending until a decision is made.
 func (r *Rewriter) Result() Result { return r.result }
+
+// Growth reports how many bytes longer than src the output is (the tag,
+// rewritten meta policies) once the rest of src passes through unchanged,
+// which is when ok becomes true; from then on n does not change. With the
+// length of src known, the length of the output is then too, before most
+// of it has been read.
+func (r *Rewriter) Growth() (n int64, ok bool) {
+	if !r.passthrough {
+		return 0, false
+	}
+	return r.emitted + int64(len(r.out)-r.outPos) - r.src.n, true
+}
 
 // Read implements io.Reader.
 func (r *Rewriter) Read(p []byte) (int, error) {
@@ -182,6 +198,7 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 			if r.outPos == len(r.out) {
 				r.out, r.outPos = r.out[:0], 0
 			}
+			r.emitted += int64(n)
 			return n, nil
 		}
 		if r.passthrough {
@@ -192,7 +209,9 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 			if r.err != nil {
 				return 0, r.err
 			}
-			return r.src.Read(p)
+			n, err := r.src.Read(p)
+			r.emitted += int64(n)
+			return n, err
 		}
 		// Tokenize while the tokenizer holds bytes that have already
 		// arrived, so small tokens before the head leave in one write; stop

@@ -466,3 +466,52 @@ func TestRewriterNoProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriterGrowth: Growth is unknown while the head may still change and
+// then says by how much the output outgrows the input, before the rest of
+// the page is read.
+func TestRewriterGrowth(t *testing.T) {
+	csp := `<meta http-equiv="Content-Security-Policy" content="script-src 'self'">`
+	merged := func([]byte) []byte { return []byte("script-src 'self' https://zoom.us") }
+	for _, tc := range []struct {
+		name      string
+		head      string // arrives first
+		rest      string // after a pause
+		meta      func([]byte) []byte
+		markers   [][]byte
+		wantKnown bool // before the rest is read
+		want      int64
+	}{
+		{"injected", "<!doctype html><html><head>", "<title>t</title><body>x", nil, nil, true, int64(len(testTag))},
+		{"already injected", "<!doctype html><html><head>" + testTag, "<body>x", nil, [][]byte{[]byte("bootstrap.js")}, true, 0},
+		{"no head yet", "<!doctype html><html", "><head><body>x", nil, nil, false, int64(len(testTag))},
+		{"meta CSP may follow", "<!doctype html><html><head><title>t</title>", csp + "</head><body>x", merged, nil, false,
+			int64(len(testTag) + len(" https://zoom.us"))},
+		{"head ended", "<!doctype html><html><head><title>t</title></head><body>", "x" + csp, merged, nil, true, int64(len(testTag))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &pauseReader{first: []byte(tc.head), release: make(chan struct{}), rest: strings.NewReader(tc.rest)}
+			rw := NewRewriter(src, Options{Tag: []byte(testTag), MetaCSP: tc.meta, Markers: tc.markers})
+			buf := make([]byte, 32<<10)
+			n, err := rw.Read(buf)
+			if err != nil {
+				t.Fatalf("first Read: %v", err)
+			}
+			out := append([]byte(nil), buf[:n]...)
+			g, ok := rw.Growth()
+			if ok != tc.wantKnown || ok && g != tc.want {
+				t.Errorf("after the first bytes: Growth %d, %v; want %d, %v", g, ok, tc.want, tc.wantKnown)
+			}
+			close(src.release)
+			rest, err := io.ReadAll(rw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rest...)
+			in := len(tc.head) + len(tc.rest)
+			if g, ok := rw.Growth(); !ok || g != tc.want || g != int64(len(out)-in) {
+				t.Errorf("at the end: Growth %d, %v; want %d (output %d bytes, input %d)", g, ok, tc.want, len(out), in)
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ const DefaultFlushDelay = 5 * time.Millisecond
 // is copied.
 func (s *statusWriter) coalesce(enc encoding.Encoder, pool *bufferPool, delay time.Duration) {
 	s.coalescing = true
+	s.length = -1
 	s.enc = enc
 	s.pool = pool
 	s.delay = delay
@@ -109,25 +110,39 @@ func (s *statusWriter) holdHeader() bool {
 	return !trailers
 }
 
-// sendHeader writes the held status. s.mu is held, or the body has not
-// started.
+// knownLength says how long the body will be, if its status is still held:
+// it is then sent with a Content-Length, and net/http writes the body
+// straight to the connection instead of in chunks, each of which costs a
+// write(2) more (the chunk's header goes into the connection's 4 KiB
+// buffer ahead of it).
+func (s *statusWriter) knownLength(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.heldCode != 0 {
+		s.length = n
+	}
+}
+
+// sendHeader writes the held status, with the body's length if it is
+// known. Not when ReverseProxy has added trailers (keys with
+// http.TrailerPrefix): they need the chunked encoding. s.mu is held, or
+// the body has not started.
 func (s *statusWriter) sendHeader() {
 	code := s.heldCode
 	s.heldCode = 0
+	if s.length >= 0 && !hasTrailers(s.ResponseWriter.Header()) {
+		s.ResponseWriter.Header().Set("Content-Length", strconv.FormatInt(s.length, 10))
+	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// setLength announces the length of a body that is about to be sent whole.
-// Not when ReverseProxy has added trailers (keys with http.TrailerPrefix):
-// they need the chunked encoding.
-func (s *statusWriter) setLength(n int) {
-	h := s.ResponseWriter.Header()
+func hasTrailers(h http.Header) bool {
 	for k := range h {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
-			return
+			return true
 		}
 	}
-	h.Set("Content-Length", strconv.Itoa(n))
+	return false
 }
 
 // delayedFlush runs on s.timer.
@@ -201,7 +216,7 @@ func (s *statusWriter) finish() {
 	if s.heldCode != 0 {
 		// Nothing is sent yet: a complete page goes out whole.
 		if s.complete {
-			s.setLength(len(s.buf))
+			s.length = int64(len(s.buf))
 		}
 		s.sendHeader()
 	}

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	stdgzip "compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/csp"
 	"github.com/cobrowse-proxy/cobrowse-proxy/internal/proxy"
 )
 
@@ -83,19 +85,21 @@ func (c *countedConn) Write(p []byte) (int, error) {
 // leaves in a few writes, not one or two per piece the rewriter or the
 // compressor produced (ReverseProxy flushed after each; before the change
 // 5, 4, 13, 7 and 104 writes): the head is flushed, and the rest goes in
-// chunks of 32 KiB. A chunk of more than 4 KiB is two writes: net/http
-// buffers 4 KiB of a connection.
+// pieces of 32 KiB. Chunked, a piece of more than 4 KiB is two writes
+// (net/http buffers 4 KiB of a connection, and the chunk's header goes
+// there first); with the length known (TestKnownLength) it is one: 4, 9 and
+// 67 writes before that, for the plain pages.
 func TestInjectedPageWrites(t *testing.T) {
 	for _, tc := range []struct {
 		size      int
 		coding    string // upstream and client
 		maxWrites int64
 	}{
-		{10 << 10, "", 4},
+		{10 << 10, "", 3},
 		{10 << 10, "gzip", 2},
-		{100 << 10, "", 10},
+		{100 << 10, "", 7},
 		{100 << 10, "gzip", 2},
-		{1 << 20, "", 70},
+		{1 << 20, "", 36},
 	} {
 		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
 			body := page(tc.size)
@@ -413,6 +417,103 @@ func TestWholePageLength(t *testing.T) {
 				if g := res.Header.Get(k); g != "" {
 					t.Errorf("trailer %s also sent as a header (%q)", k, g)
 				}
+			}
+		})
+	}
+}
+
+// TestKnownLength: a plain page whose upstream gave its length is sent with
+// the injected length (the upstream's plus what the rewriter added: the
+// tag, a merged meta policy) as soon as the head has passed, before the
+// rest of the page has even left the upstream; net/http then writes the
+// body without chunks. A page re-encoded for the client, or whose upstream
+// sent no length, stays chunked.
+func TestKnownLength(t *testing.T) {
+	head := "<!doctype html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"img-src 'self'\"><title>t</title></head>\n"
+	rest := page(100 << 10)
+	for _, tc := range []struct {
+		name    string
+		coding  string // upstream and client
+		length  bool   // the upstream sends a Content-Length
+		want    bool   // Content-Length expected
+		metaCSP bool
+	}{
+		{"plain", "", true, true, false},
+		{"meta policy merged", "", true, true, true},
+		{"no upstream length", "", false, false, true},
+		{"gzip", "gzip", true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, second := []byte(head), rest
+			if tc.coding == "gzip" { // one stream, cut after its first flush
+				var b bytes.Buffer
+				zw := stdgzip.NewWriter(&b)
+				zw.Write(first)
+				zw.Flush()
+				n := b.Len()
+				zw.Write(second)
+				zw.Close()
+				first, second = b.Bytes()[:n], b.Bytes()[n:]
+			}
+			release := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if tc.coding != "" {
+					w.Header().Set("Content-Encoding", tc.coding)
+				}
+				if tc.length {
+					w.Header().Set("Content-Length", strconv.Itoa(len(first)+len(second)))
+				}
+				w.Write(first)
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				w.Write(second)
+			}))
+			t.Cleanup(up.Close)
+			var released bool
+			defer func() {
+				if !released {
+					close(release)
+				}
+			}()
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, func(s *proxy.Site) {
+				if tc.metaCSP {
+					s.CSP = &proxy.CSP{Merger: csp.NewMerger(csp.MergeOptions{Sources: csp.DefaultSources(), Prefix: "/__cobrowse"})}
+				}
+			})
+			req := d.request(context.Background(), "GET", "/", map[string]string{"Sec-Fetch-Dest": "document"})
+			if tc.coding != "" {
+				req.Header.Set("Accept-Encoding", tc.coding)
+			}
+			res, err := d.client().Do(req) // returns with the headers, while the upstream holds the rest
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			close(release)
+			released = true
+			body, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatalf("reading the page: %v", err)
+			}
+			if tc.coding == "gzip" {
+				body = gunzip(t, body)
+			}
+			if !bytes.Contains(body, []byte(directTag)) || !bytes.HasSuffix(body, rest) {
+				t.Fatalf("not the injected page: %q", body[:min(len(body), 200)])
+			}
+			if tc.metaCSP && tc.coding == "" && !bytes.Contains(body, []byte("https://*.zoom.us")) {
+				t.Fatalf("meta policy not merged: %q", body[:min(len(body), 300)])
+			}
+			switch {
+			case tc.want && res.ContentLength != int64(len(body)):
+				t.Errorf("Content-Length %d, want %d (the injected page's)", res.ContentLength, len(body))
+			case !tc.want && res.ContentLength != -1:
+				t.Errorf("Content-Length %d, want none (chunked)", res.ContentLength)
 			}
 		})
 	}

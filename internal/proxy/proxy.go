@@ -376,8 +376,9 @@ type statusWriter struct {
 	pending    bool          // a Flush is held back
 	srcDone    bool          // the rest of the body follows without waiting: no Flush is needed
 	finished   bool
-	complete   bool // the body ended (endBody(true)), with the encoder's last bytes
-	heldCode   int  // the status, not yet written: see holdHeader
+	complete   bool  // the body ended (endBody(true)), with the encoder's last bytes
+	heldCode   int   // the status, not yet written: see holdHeader
+	length     int64 // the body's length if known before it is sent, else -1
 	timer      *time.Timer
 }
 

@@ -121,6 +121,13 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 		x:        x,
 		upstream: res.Body,
 		dec:      dec,
+		srcLen:   -1,
+	}
+	if upstreamCoding == "" && clientCoding == "" && res.ContentLength >= 0 && res.ProtoMajor == 1 {
+		// The page's length is known once the rewriter knows its growth.
+		// HTTP/1 only: a body with a length has no trailers there, which a
+		// Content-Length would drop.
+		body.srcLen = res.ContentLength
 	}
 	body.src.r = dec
 	body.rw = inject.NewRewriter(&body.src, inject.Options{
@@ -263,6 +270,7 @@ type rewriteBody struct {
 	upstream io.ReadCloser
 	dec      io.ReadCloser
 	src      eofReader // dec, as the rewriter reads it
+	srcLen   int64     // the length of src if known (and the client's coding is identity), else -1
 	rw       *inject.Rewriter
 	eof      bool // the rewriter is at its end; the next Read ends the body
 	decided  bool
@@ -294,6 +302,14 @@ func (b *rewriteBody) Read(p []byte) (int, error) {
 		// end in one read): nothing is gained by sending the head first.
 		b.srcDone = true
 		b.x.sw.sourceDone()
+	}
+	if b.srcLen >= 0 {
+		if g, ok := b.rw.Growth(); ok {
+			// Before any of the page is sent: the status waits for the
+			// first bytes (statusWriter.holdHeader).
+			b.x.sw.knownLength(b.srcLen + g)
+			b.srcLen = -1
+		}
 	}
 	if !b.decided && b.rw.Result() != inject.Pending {
 		b.decided = true
