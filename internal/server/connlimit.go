@@ -54,10 +54,11 @@ func (l *clientListener) Accept() (net.Conn, error) {
 		n := l.open[key]
 		if n >= l.max {
 			l.mu.Unlock()
-			c.Close()
+			// Counted before the close, which the client may see at once.
 			if l.refused != nil {
 				l.refused.Inc()
 			}
+			c.Close()
 			l.log.Debug("connection refused: too many open from this client",
 				"client", key.String(), "open", n, "limit", "server.maxConnsPerClient")
 			continue
