@@ -46,6 +46,7 @@ func TestCompressionFromYAML(t *testing.T) {
 		{"all set", "server:\n  compression: {gzipLevel: 6, brotliQuality: 4, zstdLevel: 3}\n",
 			encoding.Options{GzipLevel: 6, BrotliQuality: 4, ZstdLevel: 3}},
 		{"one set", "server:\n  compression:\n    brotliQuality: 11\n", encoding.Options{BrotliQuality: 11}},
+		{"keep brotli", "server:\n  compression:\n    keepBrotli: true\n", encoding.Options{KeepBrotli: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse([]byte("zoom: {sdkKey: K}\n"+tc.yaml+minimalSite), "", nil)

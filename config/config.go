@@ -170,13 +170,17 @@ type Compression struct {
 	// ZstdLevel is a zstd level as the zstd CLI numbers them, 1 (fastest)
 	// to 22 (smallest).
 	ZstdLevel int `yaml:"zstdLevel"`
+	// KeepBrotli re-encodes a brotli page as brotli when the client accepts
+	// it; by default it goes out as zstd or gzip if the client accepts one
+	// of them as much (see encoding.Options.KeepBrotli).
+	KeepBrotli bool `yaml:"keepBrotli"`
 }
 
 // EncodingOptions returns the levels as the encoding package takes them.
 // Call it on a validated Config: encoding.New panics on a level out of
 // range.
 func (c Compression) EncodingOptions() encoding.Options {
-	return encoding.Options{GzipLevel: c.GzipLevel, BrotliQuality: c.BrotliQuality, ZstdLevel: c.ZstdLevel}
+	return encoding.Options{GzipLevel: c.GzipLevel, BrotliQuality: c.BrotliQuality, ZstdLevel: c.ZstdLevel, KeepBrotli: c.KeepBrotli}
 }
 
 // Proxy holds the reverse proxy's transport and routing settings.

@@ -85,6 +85,26 @@ func Negotiate(acceptEncoding []string, prefer string) string {
 	return best.String()
 }
 
+// Reencoding chooses the coding in which a page that came from the upstream
+// in coding upstream is re-encoded for a client that sent acceptEncoding:
+// Negotiate, preferring the upstream's coding, except that where that gives
+// br it gives zstd, else gzip, if the client accepts that as much as br
+// (unless Options.KeepBrotli). Every browser that accepts br accepts gzip,
+// and brotli is by far the costliest coding to produce on the fly
+// (DefaultBrotliQuality).
+func (c *Codecs) Reencoding(acceptEncoding []string, upstream string) string {
+	k := Negotiate(acceptEncoding, upstream)
+	if k != "br" || c.opts.KeepBrotli {
+		return k
+	}
+	for _, cheaper := range [...]string{"zstd", "gzip"} {
+		if Negotiate(acceptEncoding, cheaper) == cheaper {
+			return cheaper
+		}
+	}
+	return k
+}
+
 // weight returns the q parameter in params (the text after the first ';'
 // of a member) in thousandths, 1000 when there is none and 0 when it is
 // malformed. Other parameters are ignored.

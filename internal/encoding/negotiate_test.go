@@ -183,3 +183,35 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestReencoding: a brotli page goes out as zstd, else gzip, when the client
+// accepts that as much as br; every other choice is Negotiate's, and
+// KeepBrotli keeps br.
+func TestReencoding(t *testing.T) {
+	const chrome, safari = "gzip, deflate, br, zstd", "gzip, deflate, br"
+	for _, tc := range []struct {
+		accept, upstream string
+		keep             bool
+		want             string
+	}{
+		{chrome, "br", false, "zstd"},
+		{safari, "br", false, "gzip"},
+		{"br", "br", false, "br"},
+		{"br, gzip;q=0.5, zstd;q=0.5", "br", false, "br"}, // the client's weights win
+		{"br;q=0.5, gzip;q=0.5", "br", false, "gzip"},
+		{"br, zstd;q=0.9, gzip", "br", false, "gzip"},
+		{chrome, "br", true, "br"},
+		{safari, "br", true, "br"},
+		{chrome, "gzip", false, "gzip"},
+		{chrome, "deflate", false, "deflate"},
+		{chrome, "zstd", false, "zstd"},
+		{"br", "gzip", false, "br"}, // br is all the client takes
+		{"", "br", false, ""},
+		{"identity", "br", false, ""},
+	} {
+		c := New(Options{KeepBrotli: tc.keep})
+		if got := c.Reencoding([]string{tc.accept}, tc.upstream); got != tc.want {
+			t.Errorf("Reencoding(%q, %q) keep=%v = %q, want %q", tc.accept, tc.upstream, tc.keep, got, tc.want)
+		}
+	}
+}

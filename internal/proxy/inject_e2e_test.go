@@ -187,6 +187,10 @@ func TestInjectCodings(t *testing.T) {
 	}
 	cases = append(cases,
 		tc{"gzip upstream, br client", "gzip", "br", "br", true},
+		// Brotli is the costliest to produce: a browser that takes zstd or
+		// gzip as much gets that (encoding.Codecs.Reencoding).
+		tc{"br upstream, browser with zstd", "br", "gzip, deflate, br, zstd", "zstd", true},
+		tc{"br upstream, browser without zstd", "br", "gzip, deflate, br", "gzip", true},
 		tc{"zstd upstream, gzip client", "zstd", "gzip", "gzip", true},
 		tc{"gzip upstream, client accepts nothing", "gzip", "", "", true},
 		tc{"gzip upstream, client refuses all", "gzip", "identity", "", true},

@@ -101,7 +101,7 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 	// upstream chose to send plain.
 	clientCoding := ""
 	if upstreamCoding != "" {
-		clientCoding = encoding.Negotiate(req.Header.Values("Accept-Encoding"), upstreamCoding)
+		clientCoding = p.opts.Codecs.Reencoding(req.Header.Values("Accept-Encoding"), upstreamCoding)
 	}
 	if req.Method == http.MethodHead {
 		// The GET this HEAD stands for would be injected: announce GET's
