@@ -31,6 +31,13 @@ type Workload struct {
 	// but nginx must answer in it too (nginx clears the header upstream
 	// and answers uncompressed).
 	Coding string
+	// Accept, when set, is the Accept-Encoding header instead of Coding: a
+	// browser's list, of which the upstream picks Coding.
+	Accept string
+	// ProxyCoding, when set, is the coding cobrowse-proxy answers in
+	// instead of Coding: it re-encodes a br page in the cheapest coding
+	// the client accepts as much (encoding.Codecs.Reencoding).
+	ProxyCoding string
 	// ManyConns: load with Options.ManyConns connections instead of Conns,
 	// and count TIME_WAIT sockets to each target's upstream afterwards.
 	ManyConns bool
@@ -46,9 +53,19 @@ var Workloads = []Workload{
 	{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip"},
 	{Name: "gzip-100k", Path: PathHTML100K, Coding: "gzip"},
 	{Name: "br-100k", Path: PathHTML100K, Coding: "br"},
+	// Safari's list: the upstream sends br, the proxy answers gzip.
+	{Name: "br-100k-browser", Path: PathHTML100K, Coding: "br", Accept: "gzip, deflate, br", ProxyCoding: "gzip"},
 	{Name: "zstd-100k", Path: PathHTML100K, Coding: "zstd"},
 	{Name: "binary-1m", Path: PathBinary1M, Binary: true},
 	{Name: "html-100k-c1000", Path: PathHTML100K, ManyConns: true},
+}
+
+// accept is the Accept-Encoding header w's requests carry ("" for none).
+func (w Workload) accept() string {
+	if w.Accept != "" {
+		return w.Accept
+	}
+	return w.Coding
 }
 
 // SelectWorkloads returns the workloads named in the comma-separated list
@@ -330,8 +347,8 @@ func runWrk(ctx context.Context, wrkBin string, o Options, conns int, w Workload
 		"-t", strconv.Itoa(min(o.Threads, conns)), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(secs) + "s", "--timeout", "10s", "--latency",
 	}
-	if w.Coding != "" {
-		args = append(args, "-H", "Accept-Encoding: "+w.Coding)
+	if ae := w.accept(); ae != "" {
+		args = append(args, "-H", "Accept-Encoding: "+ae)
 	}
 	args = append(args, "http://"+addr+w.Path)
 	cmd := exec.CommandContext(ctx, wrkBin, args...)
@@ -354,8 +371,8 @@ func checkTarget(ctx context.Context, ep endpoint, w Workload, want []byte) erro
 	if err != nil {
 		return err
 	}
-	if w.Coding != "" {
-		req.Header.Set("Accept-Encoding", w.Coding)
+	if ae := w.accept(); ae != "" {
+		req.Header.Set("Accept-Encoding", ae)
 	}
 	// DisableCompression: the body is read as the target sent it.
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
@@ -384,8 +401,11 @@ func CheckResponse(t Target, w Workload, status int, contentEncoding string, bod
 		return fmt.Errorf("%s %s: status %d, want 200", t, w.Name, status)
 	}
 	wantCoding := w.Coding
-	if t == Nginx || w.Binary {
+	switch {
+	case t == Nginx || w.Binary:
 		wantCoding = ""
+	case t == Proxy && w.ProxyCoding != "":
+		wantCoding = w.ProxyCoding
 	}
 	if contentEncoding == "identity" {
 		contentEncoding = ""
@@ -446,7 +466,8 @@ func workloadNotes(o Options) []string {
 		"Targets: direct = the Go upstream itself; bare = httputil.ReverseProxy with its defaults (its Transport keeps 2 idle connections per host); " +
 			"nginx = nginx with sub_filter '<head>' and proxy_set_header Accept-Encoding \"\" (keepalive 64 to the upstream); proxy = cobrowse-proxy injecting its loader.",
 		"gzip-*, br-*, zstd-*: the client sends Accept-Encoding: gzip, br or zstd; direct, bare and cobrowse-proxy get the page the upstream pre-compressed in that coding " +
-			"(the proxy decodes, injects and re-encodes it in the same coding), nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed.",
+			"(the proxy decodes, injects and re-encodes it in the same coding), nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed. " +
+			"br-100k-browser: the client sends Safari's Accept-Encoding: gzip, deflate, br; the upstream sends br, and cobrowse-proxy answers gzip (it re-encodes br in the cheapest coding the client accepts as much).",
 		fmt.Sprintf("binary-1m: a 1 MB application/octet-stream body, passed through by every target. html-100k-c1000: the 100 KB page with %d connections.", o.ManyConns),
 	}
 }

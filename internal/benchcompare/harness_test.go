@@ -15,7 +15,7 @@ func TestSelectWorkloads(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "br-100k", "zstd-100k", "binary-1m", "html-100k-c1000"}, false},
+		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "br-100k", "br-100k-browser", "zstd-100k", "binary-1m", "html-100k-c1000"}, false},
 		{"binary-1m, html-10k", []string{"html-10k", "binary-1m"}, false}, // table order
 		{"html-10k,,html-10k", []string{"html-10k"}, false},
 		{"html-10k,html-2k", nil, true},
@@ -56,6 +56,7 @@ func TestCheckResponse(t *testing.T) {
 	gzw := Workload{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip"}
 	brw := Workload{Name: "br-10k", Path: PathHTML10K, Coding: "br"}
 	zw := Workload{Name: "zstd-10k", Path: PathHTML10K, Coding: "zstd"}
+	browser := Workload{Name: "br-10k-browser", Path: PathHTML10K, Coding: "br", Accept: "gzip, deflate, br", ProxyCoding: "gzip"}
 	gz := func(b []byte) []byte { return compress(t, "gzip", b) }
 	bin := Workload{Name: "binary-1m", Path: PathBinary1M, Binary: true}
 	tests := []struct {
@@ -81,6 +82,9 @@ func TestCheckResponse(t *testing.T) {
 		{"proxy answers br uncompressed", Proxy, brw, 200, "", proxyPage, `Content-Encoding "", want "br"`},
 		{"proxy answers zstd with gzip", Proxy, zw, 200, "gzip", gz(proxyPage), `Content-Encoding "gzip", want "zstd"`},
 		{"nginx br asked, identity sent", Nginx, brw, 200, "", nginxPage, ""},
+		{"proxy re-encodes br as gzip", Proxy, browser, 200, "gzip", gz(proxyPage), ""},
+		{"proxy keeps br for a browser", Proxy, browser, 200, "br", compress(t, "br", proxyPage), `Content-Encoding "br", want "gzip"`},
+		{"direct br for a browser", Direct, browser, 200, "br", compress(t, "br", page), ""},
 		{"nginx compressed", Nginx, zw, 200, "zstd", compress(t, "zstd", nginxPage), `want ""`},
 		{"direct identity spelled out", Direct, html, 200, "identity", page, ""},
 		{"proxy does not inject", Proxy, html, 200, "", page, "does not inject"},
@@ -133,7 +137,8 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := SelectWorkloads("html-10k,br-100k")
+	// br-100k-browser: the proxy must answer a browser's br page in gzip.
+	ws, err := SelectWorkloads("html-10k,br-100k-browser")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +148,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if len(rep.Rows) != 2 || rep.Rows[0].Workload != "html-10k" || rep.Rows[1].Workload != "br-100k" {
+	if len(rep.Rows) != 2 || rep.Rows[0].Workload != "html-10k" || rep.Rows[1].Workload != "br-100k-browser" {
 		t.Fatalf("rows = %+v", rep.Rows)
 	}
 	for _, row := range rep.Rows {
@@ -161,7 +166,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := rep.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"html-10k", "br-100k"} {
+	for _, name := range []string{"html-10k", "br-100k-browser"} {
 		if !strings.Contains(b.String(), "| "+name+" |") {
 			t.Errorf("table has no %s row:\n%s", name, b.String())
 		}

@@ -93,10 +93,12 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // acceptedCoding is a deliberately simple reading of Accept-Encoding: the
-// first of Codings the header lists without q=0 ("" for none). The
-// harness's clients send nothing or a single coding.
+// first of br, zstd and gzip (the smallest first, as an origin with
+// pre-compressed pages prefers) the header lists without q=0 ("" for
+// none). The harness's clients send nothing, a single coding or a
+// browser's list.
 func acceptedCoding(ae string) string {
-	for _, coding := range Codings {
+	for _, coding := range [...]string{"br", "zstd", "gzip"} {
 		for _, part := range strings.Split(ae, ",") {
 			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			if strings.EqualFold(strings.TrimSpace(name), coding) && strings.ReplaceAll(params, " ", "") != "q=0" {

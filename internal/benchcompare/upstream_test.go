@@ -24,7 +24,7 @@ func TestAcceptedCoding(t *testing.T) {
 	tests := []struct {
 		in, want string
 	}{
-		{"", ""}, {"gzip", "gzip"}, {"GZIP", "gzip"}, {"br, gzip", "gzip"}, {"gzip;q=0.5", "gzip"},
+		{"", ""}, {"gzip", "gzip"}, {"GZIP", "gzip"}, {"br, gzip", "br"}, {"gzip, deflate, br", "br"}, {"gzip, deflate, br, zstd", "br"}, {"gzip, zstd", "zstd"}, {"gzip;q=0.5", "gzip"},
 		{"gzip;q=0", ""}, {"gzip; q=0", ""}, {"deflate", ""}, {"x-gzip", ""},
 		{"br", "br"}, {"zstd", "zstd"}, {"zstd, br", "br"}, {"Zstd;q=0.1", "zstd"}, {"br;q=0, zstd", "zstd"},
 	}
