@@ -225,6 +225,28 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	defer bareSrv.Close()
 	go func() { _ = bareSrv.Serve(bareL) }()
 
+	// The pooled ReverseProxy: bare with an upstream pool as large as the
+	// load (cobrowse-proxy's default), its read buffer and no compression
+	// of its own: the floor of a proxy on net/http that injects nothing.
+	pooledURL := &url.URL{Scheme: "http", Host: upAddrs[Pooled]}
+	pooledL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return rep, fmt.Errorf("pooled proxy listener: %w", err)
+	}
+	pooledTr := &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second, DisableCompression: true, ReadBufferSize: 16 << 10}
+	defer pooledTr.CloseIdleConnections()
+	pooledSrv := &http.Server{
+		Handler: &httputil.ReverseProxy{
+			Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(pooledURL) },
+			Transport: pooledTr,
+			ErrorLog:  quiet,
+		},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          quiet,
+	}
+	defer pooledSrv.Close()
+	go func() { _ = pooledSrv.Serve(pooledL) }()
+
 	// nginx.
 	nginxDir := filepath.Join(tmp, "nginx")
 	if err := os.MkdirAll(filepath.Join(nginxDir, "logs"), 0o755); err != nil {
@@ -281,6 +303,7 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	eps := []endpoint{
 		{Direct, upAddrs[Direct], upPorts[Direct]},
 		{Bare, bareL.Addr().String(), upPorts[Bare]},
+		{Pooled, pooledL.Addr().String(), upPorts[Pooled]},
 		{Nginx, nginxAddr, upPorts[Nginx]},
 		{Proxy, proxyAddr, upPorts[Proxy]},
 	}
@@ -464,6 +487,7 @@ func machineHeader(ctx context.Context, o Options, nginxBin, wrkBin, proxyBin st
 func workloadNotes(o Options) []string {
 	return []string{
 		"Targets: direct = the Go upstream itself; bare = httputil.ReverseProxy with its defaults (its Transport keeps 2 idle connections per host); " +
+			"pooled = httputil.ReverseProxy with 1024 idle upstream connections, a 16 KiB read buffer and no compression of its own (the floor of a net/http proxy that injects nothing); " +
 			"nginx = nginx with sub_filter '<head>' and proxy_set_header Accept-Encoding \"\" (keepalive 64 to the upstream); proxy = cobrowse-proxy injecting its loader.",
 		"gzip-*, br-*, zstd-*: the client sends Accept-Encoding: gzip, br or zstd; direct, bare and cobrowse-proxy get the page the upstream pre-compressed in that coding " +
 			"(the proxy decodes, injects and re-encodes it in the same coding), nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed. " +

@@ -73,6 +73,8 @@ func TestCheckResponse(t *testing.T) {
 		{"direct br", Direct, brw, 200, "br", compress(t, "br", page), ""},
 		{"bare zstd", Bare, zw, 200, "zstd", compress(t, "zstd", page), ""},
 		{"bare changed the page", Bare, html, 200, "", proxyPage, "differs"},
+		{"pooled gzip", Pooled, gzw, 200, "gzip", gz(page), ""},
+		{"pooled changed the page", Pooled, html, 200, "", proxyPage, "differs"},
 		{"proxy injects", Proxy, html, 200, "", proxyPage, ""},
 		{"proxy injects gzip", Proxy, gzw, 200, "gzip", gz(proxyPage), ""},
 		{"proxy injects br", Proxy, brw, 200, "br", compress(t, "br", proxyPage), ""},

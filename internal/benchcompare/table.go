@@ -15,12 +15,16 @@ type Target string
 const (
 	Direct Target = "direct" // the upstream itself
 	Bare   Target = "bare"   // httputil.ReverseProxy with its defaults
-	Nginx  Target = "nginx"  // nginx with sub_filter
-	Proxy  Target = "proxy"  // cobrowse-proxy
+	// Pooled is httputil.ReverseProxy with its upstream pool sized to the
+	// load and nothing else to do: about the most a proxy built on
+	// net/http can serve, injecting nothing.
+	Pooled Target = "pooled"
+	Nginx  Target = "nginx" // nginx with sub_filter
+	Proxy  Target = "proxy" // cobrowse-proxy
 )
 
 // Targets lists every target, in table order.
-var Targets = []Target{Direct, Bare, Nginx, Proxy}
+var Targets = []Target{Direct, Bare, Pooled, Nginx, Proxy}
 
 // Stat is the median over rounds of one target under one workload.
 type Stat struct {
@@ -99,11 +103,11 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 	for _, t := range Targets {
 		fmt.Fprintf(&b, " %s req/s | %s p50/p99 |", t, t)
 	}
-	b.WriteString(" proxy/nginx | proxy/bare |\n|---|")
+	b.WriteString(" proxy/nginx | proxy/bare | proxy/pooled |\n|---|")
 	for range Targets {
 		b.WriteString("---:|---:|")
 	}
-	b.WriteString("---:|---:|\n")
+	b.WriteString("---:|---:|---:|\n")
 	for _, r := range rep.Rows {
 		fmt.Fprintf(&b, "| %s |", r.Workload)
 		for _, t := range Targets {
@@ -118,7 +122,7 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, " | %s / %s |", FormatLatency(s.P50), FormatLatency(s.P99))
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", ratio(r.Stats, Proxy, Nginx), ratio(r.Stats, Proxy, Bare))
+		fmt.Fprintf(&b, " %s | %s | %s |\n", ratio(r.Stats, Proxy, Nginx), ratio(r.Stats, Proxy, Bare), ratio(r.Stats, Proxy, Pooled))
 	}
 	if rep.ProxyPeakRSS > 0 || len(rep.TimeWait) > 0 {
 		b.WriteString("\n")

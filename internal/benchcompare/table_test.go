@@ -72,6 +72,7 @@ func TestWriteMarkdown(t *testing.T) {
 			{Workload: "html-10k", Stats: map[Target]Stat{
 				Direct: {ReqPerSec: 20000, P50: ms, P99: 3 * ms, Rounds: 3},
 				Bare:   {ReqPerSec: 8000, P50: 2 * ms, P99: 9 * ms, Rounds: 3},
+				Pooled: {ReqPerSec: 10000, P50: 2 * ms, P99: 8 * ms, Rounds: 3},
 				Nginx:  {ReqPerSec: 16000, P50: ms, P99: 4 * ms, Rounds: 3},
 				Proxy:  {ReqPerSec: 8000, P50: 3 * ms, P99: 12 * ms, Errors: 4, Rounds: 3},
 			}},
@@ -91,10 +92,10 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	want := `- machine: test
 
-| workload | direct req/s | direct p50/p99 | bare req/s | bare p50/p99 | nginx req/s | nginx p50/p99 | proxy req/s | proxy p50/p99 | proxy/nginx | proxy/bare |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| html-10k | 20,000 | 1.00 ms / 3.00 ms | 8,000 | 2.00 ms / 9.00 ms | 16,000 | 1.00 ms / 4.00 ms | 8,000 (4 errors) | 3.00 ms / 12.0 ms | 0.50 | 1.00 |
-| binary-1m | 1,800 | 15.0 ms / 40.0 ms | - | - | - | - | 1,700 | 16.0 ms / 45.0 ms | - | - |
+| workload | direct req/s | direct p50/p99 | bare req/s | bare p50/p99 | pooled req/s | pooled p50/p99 | nginx req/s | nginx p50/p99 | proxy req/s | proxy p50/p99 | proxy/nginx | proxy/bare | proxy/pooled |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| html-10k | 20,000 | 1.00 ms / 3.00 ms | 8,000 | 2.00 ms / 9.00 ms | 10,000 | 2.00 ms / 8.00 ms | 16,000 | 1.00 ms / 4.00 ms | 8,000 (4 errors) | 3.00 ms / 12.0 ms | 0.50 | 1.00 | 0.80 |
+| binary-1m | 1,800 | 15.0 ms / 40.0 ms | - | - | - | - | - | - | 1,700 | 16.0 ms / 45.0 ms | - | - | - |
 
 cobrowse-proxy peak RSS (VmHWM, whole run): 50.0 MiB
 
