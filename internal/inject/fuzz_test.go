@@ -99,10 +99,16 @@ func FuzzRewriterLossless(f *testing.F) {
 			t.Fatalf("result still pending at EOF")
 		}
 		if res != Injected {
+			if te := rw.TagEnd(); te != -1 {
+				t.Fatalf("result %v but TagEnd %d", res, te)
+			}
 			if !bytes.Equal(out, in) {
 				t.Fatalf("result %v but output differs:\n in %q\nout %q", res, in, out)
 			}
 			return
+		}
+		if te := rw.TagEnd(); te < int64(len(tag)) || te > int64(len(out)) || !bytes.Equal(out[te-int64(len(tag)):te], tag) {
+			t.Fatalf("injected, but TagEnd %d is not just past the tag:\n in %q\nout %q", te, in, out)
 		}
 		if len(out) != len(in)+len(tag) {
 			t.Fatalf("injected: len(out)=%d, want %d+%d\n in %q\nout %q", len(out), len(in), len(tag), in, out)

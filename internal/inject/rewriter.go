@@ -133,6 +133,7 @@ type Rewriter struct {
 	err         error
 	result      Result
 	emitted     int64 // bytes returned by Read
+	tagEnd      int64 // output offset just past the tag; -1 until it is placed
 }
 
 // NewRewriter returns a Rewriter reading from src.
@@ -142,7 +143,7 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 	}
 	// The tokenizer may swallow an error that came with data; passing
 	// through must still see it, so the source repeats its first error.
-	r := &Rewriter{src: stickyReader{r: src}, opts: opts}
+	r := &Rewriter{src: stickyReader{r: src}, opts: opts, tagEnd: -1}
 	r.z = html.NewTokenizer(&r.src)
 	r.z.SetMaxBuf(opts.MaxScan)
 	if opts.Buffers != nil {
@@ -344,9 +345,17 @@ func (r *Rewriter) openHead(at int) {
 	}
 }
 
+// TagEnd reports the offset in the output just past the inserted tag, or
+// -1 while (or if) there is none: what must reach the browser for the
+// loader to start.
+func (r *Rewriter) TagEnd() int64 { return r.tagEnd }
+
 // insertAt inserts the tag at offset pos of r.out.
 func (r *Rewriter) insertAt(pos int) {
 	tag := r.opts.Tag
+	// r.out starts at r.emitted: Read tokenizes only once it has handed
+	// out all of r.out.
+	r.tagEnd = r.emitted + int64(pos+len(tag))
 	r.out = append(r.out, tag...)           // grow once
 	copy(r.out[pos+len(tag):], r.out[pos:]) // shift the tail right
 	copy(r.out[pos:], tag)

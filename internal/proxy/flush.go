@@ -26,8 +26,9 @@ const DefaultFlushDelay = 5 * time.Millisecond
 // the connection is, so it is not cut into small blocks and what is held
 // back is not stuck inside it. Called from modifyResponse, before the body
 // is copied.
-func (s *statusWriter) coalesce(enc encoding.Encoder, pool *bufferPool, delay time.Duration) {
+func (s *statusWriter) coalesce(enc encoding.Encoder, pool *bufferPool, delay time.Duration, http1 bool) {
 	s.coalescing = true
+	s.http1 = http1
 	s.length = -1
 	s.enc = enc
 	s.pool = pool
@@ -83,11 +84,63 @@ func (s *statusWriter) drain() error {
 }
 
 // flushNext makes the next Flush immediate: the head (or the decision not
-// to inject) has just been read.
-func (s *statusWriter) flushNext() {
+// to inject) has just been read; tagEnd is the body offset just past the
+// loader tag (-1 for none).
+func (s *statusWriter) flushNext(tagEnd int64) {
 	s.mu.Lock()
 	s.flushNow = true
+	s.tagEnd = tagEnd
 	s.mu.Unlock()
+}
+
+// connWriteBuffer is the size of net/http's write buffer on each HTTP/1
+// connection (server.go: newBufioWriterSize(..., 4<<10)); headerSlack
+// covers what headerSize does not count (a long reason phrase).
+const (
+	connWriteBuffer = 4 << 10
+	headerSlack     = 64
+)
+
+// flushHead sends the head of the page at once, with the status. If the
+// status and the head overflow net/http's connection buffer, the buffer
+// goes out full and the rest would take a write(2) of its own at the
+// flush: a few hundred bytes, for nothing, since the page's next bytes
+// usually follow within microseconds. Then only what fits goes now (the
+// loader tag included, or the split is not made), and the rest waits for
+// the next bytes or the flush delay. A compressed page is flushed whole:
+// its head is in the compressor. s.mu is held.
+func (s *statusWriter) flushHead() {
+	if s.heldCode != 0 && s.http1 && s.enc == nil {
+		room := connWriteBuffer - headerSize(s.ResponseWriter.Header(), s.length < 0)
+		if room < len(s.buf) && int64(room) >= s.tagEnd {
+			if _, err := s.writeClient(s.buf[:room]); err != nil {
+				return
+			}
+			s.buf = s.buf[:copy(s.buf, s.buf[room:])]
+			if f, ok := s.ResponseWriter.(http.Flusher); ok {
+				f.Flush()
+			}
+			s.armFlush(s.delay)
+			return
+		}
+	}
+	s.flushLocked()
+}
+
+// headerSize is at least the size net/http gives the status line and
+// headers h (with the Date it adds and, if chunked, the encoding and the
+// first chunk's size line).
+func headerSize(h http.Header, chunked bool) int {
+	n := len("HTTP/1.1 200 OK\r\n") + len("Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n") + len("\r\n") + headerSlack
+	for k, vv := range h {
+		for _, v := range vv {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if chunked {
+		n += len("Transfer-Encoding: chunked\r\n") + len("8000\r\n")
+	}
+	return n
 }
 
 // sourceDone says the upstream body has ended: the rest of the page is in

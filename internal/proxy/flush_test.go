@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,18 +89,20 @@ func (c *countedConn) Write(p []byte) (int, error) {
 // pieces of 32 KiB. Chunked, a piece of more than 4 KiB is two writes
 // (net/http buffers 4 KiB of a connection, and the chunk's header goes
 // there first); with the length known (TestKnownLength) it is one: 4, 9 and
-// 67 writes before that, for the plain pages.
+// 67 writes before that, for the plain pages. The head that overflows the
+// connection's 4 KiB buffer leaves in one write, its overflow with the
+// next bytes (TestHeadSplit): 3 writes for 10 KB before that.
 func TestInjectedPageWrites(t *testing.T) {
 	for _, tc := range []struct {
 		size      int
 		coding    string // upstream and client
 		maxWrites int64
 	}{
-		{10 << 10, "", 3},
+		{10 << 10, "", 2},
 		{10 << 10, "gzip", 2},
-		{100 << 10, "", 7},
+		{100 << 10, "", 6},
 		{100 << 10, "gzip", 2},
-		{1 << 20, "", 36},
+		{1 << 20, "", 35},
 	} {
 		t.Run(fmt.Sprintf("%dKiB %q", tc.size>>10, tc.coding), func(t *testing.T) {
 			body := page(tc.size)
@@ -514,6 +517,110 @@ func TestKnownLength(t *testing.T) {
 				t.Errorf("Content-Length %d, want %d (the injected page's)", res.ContentLength, len(body))
 			case !tc.want && res.ContentLength != -1:
 				t.Errorf("Content-Length %d, want none (chunked)", res.ContentLength)
+			}
+		})
+	}
+}
+
+// TestHeadSplit: the head is flushed at once (as much of it as the
+// rewriter has read: 4 KiB and the tag), but what of it overflows
+// net/http's 4 KiB connection buffer on HTTP/1 waits for the next bytes
+// (here: the flush delay, an hour) instead of taking a write of its own,
+// as long as the loader tag is in what goes. A tag beyond that buffer, or
+// HTTP/2 (no such buffer), sends all the rewriter gave.
+func TestHeadSplit(t *testing.T) {
+	filler := "<link rel=stylesheet href=/a.css>\n"
+	bigHead := "<!doctype html><html><head><title>t</title>" + strings.Repeat(filler, 5000/len(filler))
+	lateTag := "<!doctype html><!--" + strings.Repeat("x", 5000) + "--><html><head><title>t</title>"
+	for _, tc := range []struct {
+		name      string
+		first     string
+		h2        bool
+		wantSplit bool // less than the connection buffer arrives while the upstream pauses
+	}{
+		{"HTTP/1, tag early", bigHead, false, true},
+		{"HTTP/1, tag late", lateTag, false, false},
+		{"HTTP/2, tag early", bigHead, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// The head in one write(2), so that it arrives whole (net/http
+				// would cut it at 4 KiB).
+				conn, bw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(tc.first), tc.first)
+				bw.Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				rest := "</head><body>x</body></html>"
+				fmt.Fprintf(bw, "%x\r\n%s\r\n0\r\n\r\n", len(rest), rest)
+				bw.Flush()
+			}))
+			defer up.Close()
+			defer close(release)
+			d := newDirect(t, up.URL, proxy.Options{FlushDelay: time.Hour}, nil)
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.p.ServeSite(d.site, w, r) }))
+			srv.EnableHTTP2 = tc.h2
+			srv.StartTLS()
+			defer srv.Close()
+			c := srv.Client()
+			c.Transport.(*http.Transport).DisableCompression = true
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/", nil)
+			req.Host = siteHost
+			req.Header.Set("Sec-Fetch-Dest", "document")
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if (res.ProtoMajor == 2) != tc.h2 {
+				t.Fatalf("protocol %s", res.Proto)
+			}
+			want := strings.Replace(tc.first, "<head>", "<head>"+directTag, 1)
+			got := make(chan []byte, 64)
+			go func() {
+				for {
+					buf := make([]byte, 1024)
+					n, err := res.Body.Read(buf)
+					if n > 0 {
+						got <- buf[:n]
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			// What arrives while the upstream pauses: the tag at least, then
+			// nothing more for 300 ms (or the whole head).
+			var b []byte
+			quiet := time.After(5 * time.Second)
+			for len(b) < len(want) {
+				select {
+				case p := <-got:
+					b = append(b, p...)
+					if bytes.Contains(b, []byte(directTag)) {
+						quiet = time.After(300 * time.Millisecond)
+					}
+					continue
+				case <-quiet:
+				}
+				break
+			}
+			if !bytes.Contains(b, []byte(directTag)) {
+				t.Fatalf("the loader tag did not come while the upstream paused (%d bytes)", len(b))
+			}
+			if split := len(b) < 4096; split != tc.wantSplit {
+				t.Errorf("%d of the head's %d bytes came while the upstream paused; want fewer than 4096: %v", len(b), len(want), tc.wantSplit)
+			}
+			if !bytes.HasPrefix([]byte(want), b) {
+				t.Errorf("the bytes that came are not the head's")
 			}
 		})
 	}

@@ -373,6 +373,8 @@ type statusWriter struct {
 	buf        []byte        // held back bytes, from pool
 	discard    bool          // the response is broken off: enc writes nowhere
 	flushNow   bool          // the head has been read: send it at the next Flush
+	tagEnd     int64         // with flushNow: the body offset just past the loader tag, -1 for none
+	http1      bool          // the client speaks HTTP/1 (see flushHead)
 	pending    bool          // a Flush is held back
 	srcDone    bool          // the rest of the body follows without waiting: no Flush is needed
 	finished   bool
@@ -445,7 +447,7 @@ func (s *statusWriter) Flush() {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
-		s.flushLocked()
+		s.flushHead()
 	case !s.pending:
 		s.armFlush(s.delay)
 	}

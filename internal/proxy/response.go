@@ -145,7 +145,7 @@ func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision
 			enc, clientCoding = nil, "" // cannot happen: Negotiate returns codings we encode
 		}
 	}
-	x.sw.coalesce(enc, &p.bufPool, p.opts.FlushDelay)
+	x.sw.coalesce(enc, &p.bufPool, p.opts.FlushDelay, req.ProtoMajor == 1)
 	res.Body = body
 	injectedHeaders(res, upstreamCoding, clientCoding)
 }
@@ -314,7 +314,7 @@ func (b *rewriteBody) Read(p []byte) (int, error) {
 	if !b.decided && b.rw.Result() != inject.Pending {
 		b.decided = true
 		if !b.srcDone {
-			b.x.sw.flushNext()
+			b.x.sw.flushNext(b.rw.TagEnd())
 		}
 	}
 	switch {
