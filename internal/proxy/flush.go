@@ -112,7 +112,7 @@ const (
 func (s *statusWriter) flushHead() {
 	if s.heldCode != 0 && s.http1 && s.enc == nil {
 		room := connWriteBuffer - headerSize(s.ResponseWriter.Header(), s.length < 0)
-		if room < len(s.buf) && int64(room) >= s.tagEnd {
+		if room > 0 && room < len(s.buf) && int64(room) >= s.tagEnd {
 			if _, err := s.writeClient(s.buf[:room]); err != nil {
 				return
 			}
