@@ -105,6 +105,46 @@ func BenchmarkRewriter(b *testing.B) {
 	}
 }
 
+// benchComparePage is a page of size bytes shaped like the pages of
+// internal/benchcompare (Page), which the proxy is profiled on: a short
+// head of ten <link>/<script> lines, then a body of items.
+func benchComparePage(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("<!doctype html>\n<html lang=en>\n<head>\n<meta charset=\"utf-8\">\n<title>Bench</title>\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "<link rel=stylesheet href=\"/s/%d.css\"><script src=\"/s/%d.js\" defer></script>\n", i, i)
+	}
+	b.WriteString("</head>\n<body>\n")
+	const tail = "</body>\n</html>\n"
+	for i := 0; b.Len() < size-len(tail)-200; i++ {
+		fmt.Fprintf(&b, "<div class=\"item\"><h2>Item %d</h2><p>Lorem ipsum dolor sit amet, consectetur adipiscing elit; <a href=\"/item/%d\">details</a> and more text to read.</p></div>\n", i, i)
+	}
+	if pad := size - len(tail) - b.Len(); pad > 9 {
+		b.WriteString("<!--" + strings.Repeat("x", pad-8) + "-->\n")
+	}
+	b.WriteString(tail)
+	return b.Bytes()
+}
+
+// BenchmarkRewriterProxy streams the pages of internal/benchcompare through
+// the rewriter as the proxy configures it by default (internal/server's
+// build.go): the loader tag with its version, the two markers (the loader's
+// path and the SDK's CDN), MetaCSP (csp.mode merge is the default) and
+// pooled buffers.
+func BenchmarkRewriterProxy(b *testing.B) {
+	opts := Options{
+		Tag:     []byte(`<script src="/__cobrowse/bootstrap.js?v=3f9a1c2b7d4e"></script>`),
+		Markers: [][]byte{[]byte("/__cobrowse/bootstrap.js"), []byte("us01-zcb.zoom.us/static/resource/sdk/")},
+		Buffers: &syncPool{Pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}},
+	}
+	keep := func([]byte) []byte { return nil }
+	for _, bs := range benchSizes[:2] {
+		b.Run(bs.name, func(b *testing.B) {
+			benchRewriter(b, benchComparePage(bs.size), opts, true, keep)
+		})
+	}
+}
+
 // syncPool is a BufferPool of 32 KiB buffers, as a proxy would pass (its
 // ReverseProxy copy buffers).
 type syncPool struct{ sync.Pool }
