@@ -81,3 +81,32 @@ func TestIncompatibleStart(t *testing.T) {
 		}
 	}
 }
+
+// The byte-class masks hold exactly the bytes the tokenizer's scanners
+// stop at, for every byte value.
+func TestByteSets(t *testing.T) {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+	sets := []struct {
+		name string
+		set  uint64
+		want func(c byte) bool
+	}{
+		{"space", space, isSpace},
+		{"spaceOrSlash", spaceOrSlash, func(c byte) bool { return isSpace(c) || c == '/' }},
+		{"nameEnd", nameEnd, func(c byte) bool { return isSpace(c) || c == '/' || c == '>' }},
+		{"attrNameEnd", attrNameEnd, func(c byte) bool { return isSpace(c) || c == '/' || c == '>' || c == '=' }},
+		{"valueEnd", valueEnd, func(c byte) bool { return isSpace(c) || c == '>' }},
+	}
+	for _, s := range sets {
+		for c := range 256 {
+			if got, want := inSet(byte(c), s.set), s.want(byte(c)); got != want {
+				t.Errorf("inSet(%q, %s) = %v, want %v", byte(c), s.name, got, want)
+			}
+		}
+	}
+	for c := range 256 {
+		if got, want := isTagSpace(byte(c)), isSpace(byte(c)); got != want {
+			t.Errorf("isTagSpace(%q) = %v, want %v", byte(c), got, want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func lowerTagName(dst, raw []byte) []byte {
 	if i < len(raw) && raw[i] == '/' {
 		i++
 	}
-	for ; i < len(raw) && !isTagSpace(raw[i]) && raw[i] != '/' && raw[i] != '>'; i++ {
+	for ; i < len(raw) && !inSet(raw[i], nameEnd); i++ {
 		if len(dst) == maxName {
 			return dst[:0]
 		}
@@ -238,7 +238,7 @@ func rawTextEnd(b []byte, name []byte) int {
 		if j >= len(b) {
 			return -1 // cut off: cannot tell
 		}
-		if equalFoldASCII(b[k+2:j], name) && (isTagSpace(b[j]) || b[j] == '/' || b[j] == '>') {
+		if equalFoldASCII(b[k+2:j], name) && inSet(b[j], nameEnd) {
 			if string(name) == "script" && bytes.Contains(b[:k], []byte("<!--")) {
 				return -1
 			}
