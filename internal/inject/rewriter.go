@@ -514,9 +514,10 @@ func (r *Rewriter) finish(res Result, err error) {
 	r.passthrough = true
 }
 
+// hasMarker reports whether b contains one of the markers.
 func (r *Rewriter) hasMarker(b []byte) bool {
 	for _, m := range r.opts.Markers {
-		if len(m) > 0 && bytes.Contains(b, m) {
+		if len(m) > 0 && containsMarker(b, m) {
 			return true
 		}
 	}
