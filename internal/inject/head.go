@@ -16,7 +16,7 @@ func charsetEnd(head []byte, rd *bytes.Reader) int {
 	if len(head) > headLookahead {
 		head = head[:headLookahead]
 	}
-	if !mayDeclareMeta(head, "charset") && !mayDeclareMeta(head, "http-equiv") {
+	if !mayDeclareMeta(head, "charset") && !mayDeclareEquiv(head) {
 		// No declaration can be in these bytes (a head without one
 		// in its first 1 KiB): the tokenizer and its 4 KiB buffer are
 		// not needed.

@@ -439,10 +439,10 @@ func (r *Rewriter) restOfHeadPlain() bool {
 	default:
 		r.headChecked = true
 		end := headEnd(b)
-		return end >= 0 && !mayDeclareMeta(b[:end], "http-equiv")
+		return end >= 0 && !mayDeclareEquiv(b[:end])
 	}
 	r.headChecked = true
-	return !mayDeclareMeta(b, "http-equiv")
+	return !mayDeclareEquiv(b)
 }
 
 // headElement handles a start tag in the head (raw, the tokenizer's

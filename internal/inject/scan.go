@@ -63,7 +63,28 @@ func equalFoldASCII[S string | []byte](b []byte, s S) bool {
 // false no such tag can be in b.
 func mayDeclareMeta(b []byte, s string) bool {
 	for i := 0; i+len(s) <= len(b); i++ {
-		if lowerASCII(b[i]) == s[0] && equalFoldASCII(b[i:i+len(s)], s) {
+		// b[i]|0x20 is s[0] for s[0] in either case (and for a few other
+		// bytes, which equalFoldASCII turns down): one test where
+		// lowerASCII takes three.
+		if b[i]|0x20 == s[0] && equalFoldASCII(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayDeclareEquiv is mayDeclareMeta(b, "http-equiv"), which the rewriter
+// asks of a whole head: the name's '-' has no case, so bytes.IndexByte
+// finds the few places where it can be, instead of a test of every byte.
+func mayDeclareEquiv(b []byte) bool {
+	const s, dash = "http-equiv", 4 // s[dash] is '-'
+	for i := 0; i+len(s) <= len(b); i++ {
+		j := bytes.IndexByte(b[i+dash:], '-')
+		if j < 0 {
+			return false
+		}
+		i += j // a '-' at b[i+dash]: s may start at i
+		if i+len(s) <= len(b) && equalFoldASCII(b[i:i+len(s)], s) {
 			return true
 		}
 	}

@@ -39,6 +39,30 @@ func TestMayDeclareMeta(t *testing.T) {
 	}
 }
 
+// mayDeclareEquiv is mayDeclareMeta(b, "http-equiv"): for the name in
+// every case pattern of a few, at every offset of bytes full of false
+// starts ('-', 'h', "http"), cut at every length.
+func TestMayDeclareEquiv(t *testing.T) {
+	names := []string{"http-equiv", "HTTP-EQUIV", "Http-Equiv", "hTtP-eQuIv", "http_equiv", "http-equi", "ttp-equiv", "http--equiv"}
+	fill := "h-http-x-h-"
+	for _, name := range names {
+		for at := range len(fill) + 1 {
+			full := fill[:at] + name + fill[at:]
+			for n := range len(full) + 1 {
+				b := []byte(full[:n])
+				if got, want := mayDeclareEquiv(b), mayDeclareMeta(b, "http-equiv"); got != want {
+					t.Fatalf("mayDeclareEquiv(%q) = %v, mayDeclareMeta says %v", b, got, want)
+				}
+			}
+		}
+	}
+	for _, b := range []string{"", "-", "http-equiv", "xhttp-equiv", "http-equivx", "--http-equiv", "a-b http-equiv", "<meta http-equi"} {
+		if got, want := mayDeclareEquiv([]byte(b)), strings.Contains(strings.ToLower(b), "http-equiv"); got != want {
+			t.Errorf("mayDeclareEquiv(%q) = %v, want %v", b, got, want)
+		}
+	}
+}
+
 func TestLowerTagName(t *testing.T) {
 	tests := []struct{ raw, want string }{
 		{"<meta charset=x>", "meta"},
