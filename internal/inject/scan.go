@@ -227,16 +227,55 @@ func tagAt(t []byte) []byte {
 	if at+1 >= len(t) || !isASCIILetter(t[at+1]) {
 		return nil // a comment, a doctype, or text
 	}
-	s := t[at:]
-	for i := 0; ; {
-		_, next, ok := nextAttr(s, i)
-		if !ok {
-			if next < len(s) && s[next] == '>' {
-				return t[:at+next+1]
-			}
-			return nil
+	if end := tagEnd(t[at:]); end >= 0 {
+		return t[:at+end+1]
+	}
+	return nil
+}
+
+// tagEnd returns the offset of the '>' that ends the tag s (a raw start
+// tag, possibly cut off, as for nextAttr), or -1 if it is cut off. It is
+// nextAttr's walk through every attribute, without building them.
+func tagEnd(s []byte) int {
+	i := 1 // past '<'
+	for i < len(s) && !inSet(s[i], nameEnd) {
+		i++ // the tag name
+	}
+	for {
+		for i < len(s) && inSet(s[i], spaceOrSlash) {
+			i++
 		}
-		i = next
+		if i >= len(s) {
+			return -1
+		}
+		if s[i] == '>' {
+			return i
+		}
+		i++ // an attribute name may start with '='
+		for i < len(s) && !inSet(s[i], attrNameEnd) {
+			i++
+		}
+		for i < len(s) && isTagSpace(s[i]) {
+			i++
+		}
+		if i >= len(s) || s[i] != '=' {
+			continue // no value
+		}
+		i++
+		for i < len(s) && isTagSpace(s[i]) {
+			i++
+		}
+		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
+			e := bytes.IndexByte(s[i+1:], s[i])
+			if e < 0 {
+				return -1
+			}
+			i += e + 2 // past the closing quote
+			continue
+		}
+		for i < len(s) && !inSet(s[i], valueEnd) {
+			i++
+		}
 	}
 }
 

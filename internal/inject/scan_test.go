@@ -490,3 +490,35 @@ func TestRewriterFullBufferReturns(t *testing.T) {
 		t.Fatal("a full buffer waited for the upstream")
 	}
 }
+
+// tagEnd finds the end of a tag where walking its attributes with
+// nextAttr does, for every tag "<a" followed by up to six bytes of the
+// attribute grammar's delimiters.
+func TestTagEndExhaustive(t *testing.T) {
+	viaAttrs := func(s []byte) int {
+		for i := 0; ; {
+			_, next, ok := nextAttr(s, i)
+			if !ok {
+				if next < len(s) && s[next] == '>' {
+					return next
+				}
+				return -1
+			}
+			i = next
+		}
+	}
+	const alphabet = "a=\"'> /"
+	var walk func(s []byte, n int)
+	walk = func(s []byte, n int) {
+		if got, want := tagEnd(s), viaAttrs(s); got != want {
+			t.Fatalf("tagEnd(%q) = %d, nextAttr ends it at %d", s, got, want)
+		}
+		if n == 0 {
+			return
+		}
+		for i := range len(alphabet) {
+			walk(append(s, alphabet[i]), n-1)
+		}
+	}
+	walk([]byte("<a"), 6)
+}
