@@ -63,3 +63,25 @@ func TestCompressionFromYAML(t *testing.T) {
 		t.Errorf("Parse with gzipLevel 12: %v", err)
 	}
 }
+
+// TestUpstreamPlainFromYAML: proxy.upstreamPlain is on unless set to false.
+func TestUpstreamPlainFromYAML(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       bool
+	}{
+		{"omitted", "", true},
+		{"true", "proxy:\n  upstreamPlain: true\n", true},
+		{"false", "proxy:\n  upstreamPlain: false\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte("zoom: {sdkKey: K}\n"+tc.yaml+minimalSite), "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Proxy.AskUpstreamPlain(); got != tc.want {
+				t.Errorf("AskUpstreamPlain() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

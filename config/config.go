@@ -205,7 +205,18 @@ type Proxy struct {
 	// MaxScanBytes bounds how far into a page the rewriter looks for <head>
 	// before giving up and passing the page through unchanged.
 	MaxScanBytes int `yaml:"maxScanBytes"`
+	// UpstreamPlain (default true) asks the upstream for a plain page when
+	// a browser navigates to a page that will be injected and the upstream
+	// has compressed an HTML page of the site in the last minute; the page
+	// is then compressed once, here, in the coding the client would have
+	// got (server.compression's levels). false passes the client's
+	// Accept-Encoding on as it is, and a compressed page is decompressed
+	// and compressed again.
+	UpstreamPlain *bool `yaml:"upstreamPlain"`
 }
+
+// AskUpstreamPlain reports whether UpstreamPlain is on (unset is on).
+func (p Proxy) AskUpstreamPlain() bool { return p.UpstreamPlain == nil || *p.UpstreamPlain }
 
 // TrustedPrefixes returns TrustedProxies parsed, with single addresses as
 // /32 or /128 prefixes (IPv4-mapped IPv6 addresses are unmapped, zones

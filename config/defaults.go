@@ -105,6 +105,7 @@ func applyDefaults(c *Config) {
 	setInt(&c.Proxy.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
 	setInt(&c.Proxy.UnknownHostStatus, DefaultUnknownHostStatus)
 	setInt(&c.Proxy.MaxScanBytes, DefaultMaxScanBytes)
+	setBool(&c.Proxy.UpstreamPlain, true)
 
 	setStr(&c.Log.Level, "info")
 	setStr(&c.Log.Format, "text")

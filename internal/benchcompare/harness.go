@@ -43,6 +43,31 @@ type Workload struct {
 	ManyConns bool
 	// Binary: a passthrough body, compared byte for byte; no target injects.
 	Binary bool
+	// Navigate sends what a browser sends when it navigates to a page
+	// (Sec-Fetch-Dest: document, an Accept that names text/html): then
+	// cobrowse-proxy asks the upstream for the page plain and compresses
+	// it once (proxy.upstreamPlain). Without it the client
+	// is a script, and a compressed page is decoded and encoded again.
+	Navigate bool
+}
+
+// navigationHeaders are the request headers of a browser's navigation
+// that the proxy looks at (Chrome's Accept).
+var navigationHeaders = [...][2]string{
+	{"Sec-Fetch-Dest", "document"},
+	{"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"},
+}
+
+// headers returns the request headers w's requests carry.
+func (w Workload) headers() [][2]string {
+	var h [][2]string
+	if ae := w.accept(); ae != "" {
+		h = append(h, [2]string{"Accept-Encoding", ae})
+	}
+	if w.Navigate {
+		h = append(h, navigationHeaders[:]...)
+	}
+	return h
 }
 
 // Workloads is every workload, in table order.
@@ -50,12 +75,14 @@ var Workloads = []Workload{
 	{Name: "html-10k", Path: PathHTML10K},
 	{Name: "html-100k", Path: PathHTML100K},
 	{Name: "html-1m", Path: PathHTML1M},
-	{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip"},
-	{Name: "gzip-100k", Path: PathHTML100K, Coding: "gzip"},
-	{Name: "br-100k", Path: PathHTML100K, Coding: "br"},
+	{Name: "gzip-10k", Path: PathHTML10K, Coding: "gzip", Navigate: true},
+	{Name: "gzip-100k", Path: PathHTML100K, Coding: "gzip", Navigate: true},
+	// A script's request: the proxy decodes the page and encodes it again.
+	{Name: "gzip-100k-script", Path: PathHTML100K, Coding: "gzip"},
+	{Name: "br-100k", Path: PathHTML100K, Coding: "br", Navigate: true},
 	// Safari's list: the upstream sends br, the proxy answers gzip.
-	{Name: "br-100k-browser", Path: PathHTML100K, Coding: "br", Accept: "gzip, deflate, br", ProxyCoding: "gzip"},
-	{Name: "zstd-100k", Path: PathHTML100K, Coding: "zstd"},
+	{Name: "br-100k-browser", Path: PathHTML100K, Coding: "br", Accept: "gzip, deflate, br", ProxyCoding: "gzip", Navigate: true},
+	{Name: "zstd-100k", Path: PathHTML100K, Coding: "zstd", Navigate: true},
 	{Name: "binary-1m", Path: PathBinary1M, Binary: true},
 	{Name: "html-100k-c1000", Path: PathHTML100K, ManyConns: true},
 }
@@ -370,8 +397,8 @@ func runWrk(ctx context.Context, wrkBin string, o Options, conns int, w Workload
 		"-t", strconv.Itoa(min(o.Threads, conns)), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(secs) + "s", "--timeout", "10s", "--latency",
 	}
-	if ae := w.accept(); ae != "" {
-		args = append(args, "-H", "Accept-Encoding: "+ae)
+	for _, h := range w.headers() {
+		args = append(args, "-H", h[0]+": "+h[1])
 	}
 	args = append(args, "http://"+addr+w.Path)
 	cmd := exec.CommandContext(ctx, wrkBin, args...)
@@ -394,8 +421,8 @@ func checkTarget(ctx context.Context, ep endpoint, w Workload, want []byte) erro
 	if err != nil {
 		return err
 	}
-	if ae := w.accept(); ae != "" {
-		req.Header.Set("Accept-Encoding", ae)
+	for _, h := range w.headers() {
+		req.Header.Set(h[0], h[1])
 	}
 	// DisableCompression: the body is read as the target sent it.
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
@@ -489,8 +516,10 @@ func workloadNotes(o Options) []string {
 		"Targets: direct = the Go upstream itself; bare = httputil.ReverseProxy with its defaults (its Transport keeps 2 idle connections per host); " +
 			"pooled = httputil.ReverseProxy with 1024 idle upstream connections, a 16 KiB read buffer and no compression of its own (the floor of a net/http proxy that injects nothing); " +
 			"nginx = nginx with sub_filter '<head>' and proxy_set_header Accept-Encoding \"\" (keepalive 64 to the upstream); proxy = cobrowse-proxy injecting its loader.",
-		"gzip-*, br-*, zstd-*: the client sends Accept-Encoding: gzip, br or zstd; direct, bare and cobrowse-proxy get the page the upstream pre-compressed in that coding " +
-			"(the proxy decodes, injects and re-encodes it in the same coding), nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed. " +
+		"gzip-*, br-*, zstd-*: the client sends Accept-Encoding: gzip, br or zstd and, as a browser navigating, Sec-Fetch-Dest: document and Accept: text/html,…; direct, bare and pooled get the page the upstream pre-compressed in that coding; " +
+			"cobrowse-proxy asks the upstream for the page plain once it has seen it compress, and compresses it once after injecting (proxy.upstreamPlain); " +
+			"gzip-100k-script sends no navigation headers: the proxy gets the gzip page, decodes, injects and encodes it again. " +
+			"nginx cannot rewrite a compressed body, so it asks for identity and sends the page uncompressed. " +
 			"br-100k-browser: the client sends Safari's Accept-Encoding: gzip, deflate, br; the upstream sends br, and cobrowse-proxy answers gzip (it re-encodes br in the cheapest coding the client accepts as much).",
 		fmt.Sprintf("binary-1m: a 1 MB application/octet-stream body, passed through by every target. html-100k-c1000: the 100 KB page with %d connections.", o.ManyConns),
 	}

@@ -15,7 +15,7 @@ func TestSelectWorkloads(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "br-100k", "br-100k-browser", "zstd-100k", "binary-1m", "html-100k-c1000"}, false},
+		{"", []string{"html-10k", "html-100k", "html-1m", "gzip-10k", "gzip-100k", "gzip-100k-script", "br-100k", "br-100k-browser", "zstd-100k", "binary-1m", "html-100k-c1000"}, false},
 		{"binary-1m, html-10k", []string{"html-10k", "binary-1m"}, false}, // table order
 		{"html-10k,,html-10k", []string{"html-10k"}, false},
 		{"html-10k,html-2k", nil, true},
@@ -171,6 +171,34 @@ func TestRunEndToEnd(t *testing.T) {
 	for _, name := range []string{"html-10k", "br-100k-browser"} {
 		if !strings.Contains(b.String(), "| "+name+" |") {
 			t.Errorf("table has no %s row:\n%s", name, b.String())
+		}
+	}
+}
+
+// TestWorkloadHeaders: a workload's requests carry its Accept-Encoding and,
+// when it navigates, the headers a browser's navigation carries.
+func TestWorkloadHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		w    Workload
+		want []string
+	}{
+		{Workload{Name: "html"}, nil},
+		{Workload{Name: "gzip", Coding: "gzip"}, []string{"Accept-Encoding: gzip"}},
+		{Workload{Name: "browser", Coding: "br", Accept: "gzip, br", Navigate: true}, []string{
+			"Accept-Encoding: gzip, br", "Sec-Fetch-Dest: document",
+			"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"}},
+	} {
+		var got []string
+		for _, h := range tt.w.headers() {
+			got = append(got, h[0]+": "+h[1])
+		}
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("%s: headers %q, want %q", tt.w.Name, got, tt.want)
+		}
+	}
+	for _, w := range Workloads {
+		if compressed := w.Coding != ""; compressed && w.Name != "gzip-100k-script" && !w.Navigate {
+			t.Errorf("%s: a compressed workload that does not navigate", w.Name)
 		}
 	}
 }

@@ -51,6 +51,8 @@ type Site struct {
 	// CrossOriginAssets adds CORS and CORP headers to static assets so the
 	// agent's view (a Zoom origin) can load them: "zoom", "any" or "off".
 	CrossOriginAssets string
+
+	seen codingSeen // the upstream's last compressed HTML page (see askPlain)
 }
 
 // CSP is a site's Content-Security-Policy handling.
@@ -88,6 +90,10 @@ type Options struct {
 	// FlushDelay bounds how long an injected page's bytes wait to be sent
 	// together with more (see DefaultFlushDelay); 0 is DefaultFlushDelay.
 	FlushDelay time.Duration
+	// UpstreamPlain asks the upstream for plain pages on navigations that
+	// will be injected, once it has been seen compressing HTML, and
+	// compresses them here (see askPlain).
+	UpstreamPlain bool
 }
 
 // Proxy is the reverse proxy for all sites. Create it with New.
@@ -110,6 +116,9 @@ type exchange struct {
 	start    time.Time
 	decision string // injection outcome, for the log
 	upgraded bool   // the upstream switched protocols (websocket)
+	// plainCoding is the coding the client gets when askPlain asked the
+	// upstream for a plain page; "" when it did not.
+	plainCoding string
 	// cancelUpstream cancels the outbound request (set when an idle
 	// timeout applies); idle is set when the idle timeout fired.
 	cancelUpstream context.CancelCauseFunc
@@ -247,6 +256,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	stripOwnCookies(pr.Out.Header)
 	pr.Out.Header.Set("X-Request-Id", x.id)
+	if p.opts.UpstreamPlain {
+		p.askPlain(x, pr)
+	}
 }
 
 // trusted reports whether r's peer is a configured trusted proxy.

@@ -33,10 +33,12 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	if !looksHTML(res.Header.Get("Content-Type")) {
 		p.assetHeaders(x, res) // the common non-HTML case
+		p.compressOnly(x, res)
 		return nil
 	}
 	d, ok := p.decide(x, res)
 	if !ok {
+		p.compressOnly(x, res)
 		return nil
 	}
 	tag := x.site.Tag
@@ -52,6 +54,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			p.opts.Metrics.Injections.WithLabelValues(x.site.Name, ReasonCSP).Inc()
 			p.log.LogAttrs(x.in.Context(), slog.LevelWarn, "page not injected: its CSP cannot allow the loader",
 				slog.String("request_id", x.id), slog.String("site", x.site.Name), slog.String("reason", skip))
+			p.compressOnly(x, res)
 			return nil
 		}
 	}
@@ -97,9 +100,10 @@ func (p *Proxy) decide(x *exchange, res *http.Response) (d inject.Decision, ok b
 func (p *Proxy) streamRewrite(x *exchange, res *http.Response, d inject.Decision, tag []byte, metaCSP func([]byte) []byte) {
 	req := x.in
 	upstreamCoding, _ := encoding.Normalize(res.Header.Get("Content-Encoding"))
-	// Re-encode only what the upstream encoded; never compress a body the
-	// upstream chose to send plain.
-	clientCoding := ""
+	p.noteCoding(x, upstreamCoding)
+	// Re-encode only what the upstream encoded, or was asked to send plain
+	// (askPlain); never compress a body the upstream chose to send plain.
+	clientCoding := x.plainCoding
 	if upstreamCoding != "" {
 		clientCoding = p.opts.Codecs.Reencoding(req.Header.Values("Accept-Encoding"), upstreamCoding)
 	}
@@ -183,7 +187,7 @@ func injectedHeaders(res *http.Response, upstreamCoding, clientCoding string) {
 	} else {
 		h.Del("Content-Encoding")
 	}
-	if upstreamCoding != "" && !varyHas(h, "Accept-Encoding") {
+	if (upstreamCoding != "" || clientCoding != "") && !varyHas(h, "Accept-Encoding") {
 		h.Add("Vary", "Accept-Encoding")
 	}
 }

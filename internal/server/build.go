@@ -50,6 +50,7 @@ func (sh *Shared) Build(cfg *config.Config) (*Router, error) {
 		CSPMetrics:          cspMetrics,
 		IdentityHeaders:     []string{cfg.Token.Agent.Identity.Header, cfg.Token.Agent.Identity.NameHeader},
 		UpstreamIdleTimeout: cfg.Proxy.UpstreamIdleTimeout,
+		UpstreamPlain:       cfg.Proxy.AskUpstreamPlain(),
 	})
 	tokens, err := sh.newTokenService(cfg, p)
 	if err != nil {
