@@ -3,8 +3,10 @@ package inject
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/net/html"
@@ -95,6 +97,7 @@ func FuzzRewriterLossless(f *testing.F) {
 		if opts.MetaCSP != nil {
 			samePrescanned(t, in, int(k)+1, opts)
 		}
+		sameLexed(t, in, int(k)+1, 1+int(scan)%700, opts)
 		if res == Pending {
 			t.Fatalf("result still pending at EOF")
 		}
@@ -239,4 +242,99 @@ func readGrowth(t *testing.T, rw *Rewriter, size, inLen int) ([]byte, error) {
 			return out, err
 		}
 	}
+}
+
+// recordReader records the length of every Read asked of it, and answers
+// with empty reads every third call when stall is set (an upstream whose
+// bytes have not arrived).
+type recordReader struct {
+	r     io.Reader
+	asked []int
+	stall bool
+}
+
+func (r *recordReader) Read(p []byte) (int, error) {
+	r.asked = append(r.asked, len(p))
+	if r.stall && len(r.asked)%3 == 0 {
+		return 0, nil
+	}
+	return r.r.Read(p)
+}
+
+// sameLexed checks that the lexer changes nothing: the rewriter that
+// starts with it and the one that starts with the tokenizer ask the
+// source for the same lengths, return the same reads (read bytes at a
+// time) with the same errors, the same result, TagEnd and Growth.
+func sameLexed(t *testing.T, in []byte, chunk, read int, opts Options) {
+	t.Helper()
+	sources := []func() io.Reader{
+		func() io.Reader { return &eofReader{b: in, max: chunk} },
+		func() io.Reader { return &chunkReader{b: in, n: chunk} },
+		func() io.Reader { return &stickyOnceReader{data: in, err: io.ErrUnexpectedEOF} },
+		// 100 empty reads: the first read fails with io.ErrNoProgress.
+		func() io.Reader { return &slowStartReader{r: &chunkReader{b: in, n: chunk}, empty: 100} },
+	}
+	type run struct {
+		asked, reads  []int
+		out           []byte
+		errs          []error
+		res           Result
+		tagEnd, grown int64
+	}
+	type variant struct {
+		opts  Options
+		stall bool
+	}
+	pooled := opts
+	pooled.Buffers = &syncPool{Pool: sync.Pool{New: func() any { b := make([]byte, 3*lexSize); return &b }}}
+	variants := []variant{{opts, false}, {opts, true}, {pooled, false}}
+	if opts.MetaCSP != nil {
+		merged := opts
+		merged.MetaCSP = func(p []byte) []byte { return append(append([]byte(nil), p...), " z"...) }
+		variants = append(variants, variant{merged, false})
+	}
+	for si, src := range sources {
+		for _, v := range variants {
+			opts, stall := v.opts, v.stall
+			var runs [2]run
+			for i, noLex := range []bool{false, true} {
+				rec := &recordReader{r: src(), stall: stall}
+				rw := NewRewriter(rec, opts)
+				rw.noLex = noLex
+				r := &runs[i]
+				buf := make([]byte, read)
+				for range 10000 {
+					n, err := rw.Read(buf)
+					r.out = append(r.out, buf[:n]...)
+					r.reads = append(r.reads, n)
+					r.errs = append(r.errs, err)
+					if err != nil {
+						break
+					}
+				}
+				r.asked, r.res, r.tagEnd = rec.asked, rw.Result(), rw.TagEnd()
+				r.grown, _ = rw.Growth()
+			}
+			a, b := runs[0], runs[1]
+			if !bytes.Equal(a.out, b.out) || a.res != b.res || a.tagEnd != b.tagEnd || a.grown != b.grown ||
+				fmt.Sprint(a.asked) != fmt.Sprint(b.asked) || fmt.Sprint(a.reads) != fmt.Sprint(b.reads) || fmt.Sprint(a.errs) != fmt.Sprint(b.errs) {
+				t.Fatalf("source %d (stall %v): the lexer changed the run:\n in %q\nlexed     %v %d %d asked %v reads %v %v\n%q\ntokenized %v %d %d asked %v reads %v %v\n%q",
+					si, stall, in, a.res, a.tagEnd, a.grown, a.asked, a.reads, a.errs, a.out, b.res, b.tagEnd, b.grown, b.asked, b.reads, b.errs, b.out)
+			}
+		}
+	}
+}
+
+// slowStartReader returns 0, nil to its first empty Reads, then reads r.
+type slowStartReader struct {
+	r     io.Reader
+	empty int
+}
+
+func (s *slowStartReader) Read(p []byte) (int, error) {
+	if s.empty > 0 {
+		s.empty--
+		return 0, nil
+	}
+	return s.r.Read(p)
 }

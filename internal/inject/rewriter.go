@@ -112,12 +112,17 @@ const headLookahead = 1024
 type Rewriter struct {
 	src  stickyReader
 	opts Options
-	z    *html.Tokenizer
+	z    *html.Tokenizer // nil while the lexer reads (lex.go), and once passing through
 
 	out    []byte // bytes ready for the reader
 	outPos int
 	lent   []byte       // from opts.Buffers, to give back
 	head   bytes.Reader // charsetEnd's source, kept here to spare an allocation
+
+	lex            []byte // the lexer's first read, until it hands over; nil: no lexer
+	lexPos, lexEnd int    // what the lexer has read of lex, what has arrived
+	lexRead        bool   // the first read has been made
+	replay         replayReader
 
 	scanned     int  // bytes consumed by the tokenizer so far
 	significant bool // a significant token (doctype or element) has been seen
@@ -129,6 +134,7 @@ type Rewriter struct {
 	pendingTag  bool
 	headChecked bool // the pre-scan of the rest of the head has been made
 	noPrescan   bool // tests: tokenize the whole head, to compare
+	noLex       bool // tests: the tokenizer from the start, to compare
 	passthrough bool // decision made: copy the rest of src as is
 	err         error
 	result      Result
@@ -144,17 +150,48 @@ func NewRewriter(src io.Reader, opts Options) *Rewriter {
 	// The tokenizer may swallow an error that came with data; passing
 	// through must still see it, so the source repeats its first error.
 	r := &Rewriter{src: stickyReader{r: src}, opts: opts, tagEnd: -1}
-	r.z = html.NewTokenizer(&r.src)
-	r.z.SetMaxBuf(opts.MaxScan)
+	r.replay.src = &r.src
 	if opts.Buffers != nil {
 		r.lent = opts.Buffers.Get()
 		r.out = r.lent[:0]
 	} else {
 		// Room for what the tokenizer buffers (4 KiB reads) plus the tag,
-		// so openHead rarely grows it.
-		r.out = make([]byte, 0, 4096+len(opts.Tag)+512)
+		// so openHead rarely grows it, and for the lexer's read.
+		r.out = make([]byte, 0, 4096+len(opts.Tag)+512+lexSize)
+	}
+	if c := cap(r.out); c >= 2*lexSize {
+		// The lexer reads into the end of the buffer, which r.out, capped
+		// short of it, never reaches.
+		r.lex = r.out[c-lexSize : c]
+		r.out = r.out[: 0 : c-lexSize]
+	} else {
+		r.handOff()
 	}
 	return r
+}
+
+// next reads the next token before the head ends, from the lexer while it
+// can, then from the tokenizer.
+func (r *Rewriter) next() (html.TokenType, []byte) {
+	if r.z == nil {
+		if !r.noLex {
+			if tt, raw := r.lexNext(); raw != nil {
+				return tt, raw
+			}
+		}
+		r.handOff()
+	}
+	tt := r.z.Next()
+	return tt, r.z.Raw()
+}
+
+// buffered returns the bytes that have arrived and have not been read as
+// tokens.
+func (r *Rewriter) buffered() []byte {
+	if r.z != nil {
+		return r.z.Buffered()
+	}
+	return r.lex[r.lexPos:r.lexEnd]
 }
 
 // stickyReader repeats the first error of r on every later Read.
@@ -224,7 +261,7 @@ func (r *Rewriter) Read(p []byte) (int, error) {
 			}
 			// Go on only while the next token has surely arrived: a '>'
 			// ahead. (Raw text with a '>' may still wait, within MaxScan.)
-			if b := r.z.Buffered(); len(b) == 0 || len(r.out) > 0 && bytes.IndexByte(b, '>') < 0 {
+			if b := r.buffered(); len(b) == 0 || len(r.out) > 0 && bytes.IndexByte(b, '>') < 0 {
 				break
 			}
 		}
@@ -238,15 +275,14 @@ func (r *Rewriter) step() {
 		r.stepHead()
 		return
 	}
-	tt := r.z.Next()
 	// Copy the raw bytes first: TagAttr lower-cases the tokenizer's buffer
 	// in place.
-	raw := r.z.Raw()
+	tt, raw := r.next()
 	start := len(r.out)
 	r.out = append(r.out, raw...)
 	r.scanned += len(raw)
 
-	if tt == html.ErrorToken || r.z.Err() != nil {
+	if tt == html.ErrorToken { // only the tokenizer returns one
 		err := r.z.Err()
 		if errors.Is(err, html.ErrBufferExceeded) {
 			r.finish(NoHead, nil)
@@ -320,7 +356,7 @@ func (r *Rewriter) step() {
 func (r *Rewriter) openHead(at int) {
 	// view is r.out followed by the bytes the tokenizer holds but has not
 	// consumed; it shares r.out's array and is only read before r.out grows.
-	view := append(r.out, r.z.Buffered()...)
+	view := append(r.out, r.buffered()...)
 	if r.hasMarker(view) {
 		r.finish(AlreadyInjected, nil)
 		return
@@ -331,7 +367,7 @@ func (r *Rewriter) openHead(at int) {
 		// The tokenizer reads no more: from here on everything comes from
 		// r.out, then from src.
 		r.out = view
-		r.z = nil
+		r.z, r.lex = nil, nil
 		r.passthrough = true
 		r.insertAt(pos)
 		return
@@ -369,15 +405,14 @@ func (r *Rewriter) stepHead() {
 		r.finish(Injected, nil)
 		return
 	}
-	tt := r.z.Next()
-	raw := r.z.Raw()
+	tt, raw := r.next()
 	start := len(r.out)
 	r.out = append(r.out, raw...)
 	r.scanned += len(raw)
 	rawText := r.rawText
 	r.rawText, r.afterRaw = false, false
 
-	if tt == html.ErrorToken || r.z.Err() != nil || r.scanned-r.headStart > r.opts.MaxScan {
+	if tt == html.ErrorToken || r.scanned-r.headStart > r.opts.MaxScan {
 		err := r.z.Err()
 		if err == io.EOF || errors.Is(err, html.ErrBufferExceeded) {
 			err = nil
@@ -427,7 +462,7 @@ func (r *Rewriter) restOfHeadPlain() bool {
 	if r.headChecked || r.pendingTag || r.noPrescan {
 		return false
 	}
-	b := r.z.Buffered()
+	b := r.buffered()
 	rest := r.headStart + r.opts.MaxScan - r.scanned
 	switch {
 	case len(b) >= rest:
@@ -505,10 +540,8 @@ func (r *Rewriter) rewriteMeta(start int) {
 
 // finish stops tokenizing and passes everything through unchanged.
 func (r *Rewriter) finish(res Result, err error) {
-	if r.z != nil {
-		r.out = append(r.out, r.z.Buffered()...)
-		r.z = nil
-	}
+	r.out = append(r.out, r.buffered()...)
+	r.z, r.lex = nil, nil
 	r.result = res
 	r.err = err
 	r.passthrough = true
