@@ -65,8 +65,8 @@ func lexToken(b []byte) (tt html.TokenType, n int) {
 		}
 		return 0, 0
 	}
-	if len(b) < 2 || b[0] != '<' {
-		return 0, 0 // text, or a '<' whose next byte has not arrived
+	if len(b) == 0 || b[0] != '<' {
+		return 0, 0 // text, or nothing
 	}
 	if len(b) > 8 && b[1] == '!' && equalFoldASCII(b[2:9], "doctype") {
 		if end := bytes.IndexByte(b[9:], '>'); end >= 0 {

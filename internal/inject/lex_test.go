@@ -60,7 +60,8 @@ func TestLexToken(t *testing.T) {
 		{"<head a='>", 0, 0, "quote not closed"},
 	}
 	for _, tc := range tests {
-		tt, n := lexToken([]byte(tc.b))
+		b := []byte(tc.b)
+		tt, n := lexToken(b[:len(b):len(b)]) // no room past the end to read by mistake
 		if tt != tc.tt || n != tc.n {
 			t.Errorf("%s: lexToken(%q) = %v, %d; want %v, %d", tc.name, tc.b, tt, n, tc.tt, tc.n)
 		}
