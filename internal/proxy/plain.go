@@ -138,7 +138,8 @@ func (p *Proxy) compressOnly(x *exchange, res *http.Response) {
 	if err != nil {
 		return // cannot happen: Reencoding returns codings we encode
 	}
-	x.sw.coalesce(enc, &p.bufPool, p.opts.FlushDelay, x.in.ProtoMajor == 1)
+	// http1 false: a compressed body's head is never split (flushHead).
+	x.sw.coalesce(enc, &p.bufPool, p.opts.FlushDelay, false)
 	res.Body = &encodedBody{ReadCloser: res.Body, sw: x.sw}
 	injectedHeaders(res, "", x.plainCoding)
 }

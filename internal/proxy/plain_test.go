@@ -112,6 +112,8 @@ func TestUpstreamPlain(t *testing.T) {
 		{"client takes only br", "GET", "/", "", with(map[string]string{"Accept-Encoding": "br"}), "identity", "br", true, nil},
 		{"fetch", "GET", "/", "", with(map[string]string{"Sec-Fetch-Dest": "empty"}), browserAE, "br", false, nil},
 		{"no Sec-Fetch-Dest, no Accept", "GET", "/", "", with(nil, "Sec-Fetch-Dest"), browserAE, "zstd", true, nil},
+		{"no Sec-Fetch-Dest, Accept without html", "GET", "/", "", with(map[string]string{"Accept": "application/json, text/plain"}, "Sec-Fetch-Dest"), browserAE, "zstd", true, nil},
+		{"no Sec-Fetch-Dest, Accept only html", "GET", "/", "", with(map[string]string{"Accept": "TEXT/HTML"}, "Sec-Fetch-Dest"), "identity", "zstd", true, nil},
 		{"htmx fragment", "GET", "/", "", with(map[string]string{"HX-Request": "true"}), browserAE, "br", false, nil},
 		{"range", "GET", "/", "", with(map[string]string{"Range": "bytes=0-99"}), browserAE, "zstd", true, nil},
 		{"client accepts nothing", "GET", "/", "", with(nil, "Accept-Encoding"), "", "", true, nil},
