@@ -158,6 +158,18 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
+// AcceptsHTML reports whether h's Accept names text/html, as a browser's
+// navigation does (without Sec-Fetch-Dest, the one sign of a navigation a
+// request carries), without allocating.
+func AcceptsHTML(h http.Header) bool {
+	for _, v := range h.Values("Accept") {
+		if containsFold(v, "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
 // isFragmentRequest recognises requests that libraries make for partial
 // HTML, for browsers and servers that send no Sec-Fetch headers.
 func isFragmentRequest(h http.Header) bool {

@@ -226,3 +226,27 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// TestAcceptsHTML: text/html anywhere in any Accept line, in any case.
+func TestAcceptsHTML(t *testing.T) {
+	for _, tt := range []struct {
+		accept []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{"*/*"}, false},
+		{[]string{"application/json, text/plain"}, false},
+		{[]string{"text/htm"}, false},
+		{[]string{"TEXT/HTML"}, true},
+		{[]string{"text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}, true},
+		{[]string{"application/json", "image/webp, text/html"}, true},
+	} {
+		h := http.Header{}
+		for _, v := range tt.accept {
+			h.Add("Accept", v)
+		}
+		if got := AcceptsHTML(h); got != tt.want {
+			t.Errorf("AcceptsHTML(%q) = %v, want %v", tt.accept, got, tt.want)
+		}
+	}
+}

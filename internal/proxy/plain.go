@@ -76,7 +76,7 @@ func (p *Proxy) askPlain(x *exchange, pr *httputil.ProxyRequest) {
 		return
 	}
 	d := inject.Decide(decisionRequest(in), htmlProbe, x.site.Policy, decodable)
-	if !d.Inject || d.RequireDocument && !acceptsHTML(in.Header) {
+	if !d.Inject || d.RequireDocument && !inject.AcceptsHTML(in.Header) {
 		// Without Sec-Fetch-Dest, only an Accept that asks for HTML tells a
 		// navigation from a script's request.
 		return
@@ -87,28 +87,6 @@ func (p *Proxy) askPlain(x *exchange, pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Header.Set("Accept-Encoding", "identity")
 	x.plainCoding = want
-}
-
-// acceptsHTML reports whether h's Accept names text/html, as a browser's
-// navigation does.
-func acceptsHTML(h http.Header) bool {
-	for _, v := range h.Values("Accept") {
-		if containsFoldASCII(v, "text/html") {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFoldASCII reports whether s contains the lower-case sub, ignoring
-// ASCII case, without allocating.
-func containsFoldASCII(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // noteCoding records that the upstream compressed an HTML page (see
