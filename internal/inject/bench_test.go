@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cobrowse-proxy/cobrowse-proxy/internal/benchcompare"
 )
 
 // pageHead is the start of a realistic page: doctype, a head with meta
@@ -105,27 +107,6 @@ func BenchmarkRewriter(b *testing.B) {
 	}
 }
 
-// benchComparePage is a page of size bytes shaped like the pages of
-// internal/benchcompare (Page), which the proxy is profiled on: a short
-// head of ten <link>/<script> lines, then a body of items.
-func benchComparePage(size int) []byte {
-	var b bytes.Buffer
-	b.WriteString("<!doctype html>\n<html lang=en>\n<head>\n<meta charset=\"utf-8\">\n<title>Bench</title>\n")
-	for i := range 10 {
-		fmt.Fprintf(&b, "<link rel=stylesheet href=\"/s/%d.css\"><script src=\"/s/%d.js\" defer></script>\n", i, i)
-	}
-	b.WriteString("</head>\n<body>\n")
-	const tail = "</body>\n</html>\n"
-	for i := 0; b.Len() < size-len(tail)-200; i++ {
-		fmt.Fprintf(&b, "<div class=\"item\"><h2>Item %d</h2><p>Lorem ipsum dolor sit amet, consectetur adipiscing elit; <a href=\"/item/%d\">details</a> and more text to read.</p></div>\n", i, i)
-	}
-	if pad := size - len(tail) - b.Len(); pad > 9 {
-		b.WriteString("<!--" + strings.Repeat("x", pad-8) + "-->\n")
-	}
-	b.WriteString(tail)
-	return b.Bytes()
-}
-
 // BenchmarkRewriterProxy streams the pages of internal/benchcompare through
 // the rewriter as the proxy configures it by default (internal/server's
 // build.go): the loader tag with its version, the two markers (the loader's
@@ -140,7 +121,7 @@ func BenchmarkRewriterProxy(b *testing.B) {
 	keep := func([]byte) []byte { return nil }
 	for _, bs := range benchSizes[:2] {
 		b.Run(bs.name, func(b *testing.B) {
-			benchRewriter(b, benchComparePage(bs.size), opts, true, keep)
+			benchRewriter(b, benchcompare.Page(bs.size), opts, true, keep)
 		})
 	}
 }
